@@ -1,0 +1,1 @@
+"""Run-time companions that users import inside their training scripts."""

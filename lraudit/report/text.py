@@ -1,0 +1,55 @@
+"""Human output: one line per finding, coloured on a terminal, then a summary line."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import IO
+
+from lraudit.findings import Finding, Severity
+
+_COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+
+
+def use_colour(stream: IO[str], forced: bool | None = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if forced is not None:
+        return forced
+    if os.environ.get("NO_COLOR"):
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _paint(text: str, code: str, colour: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+
+def finding_line(f: Finding, colour: bool = False) -> str:
+    where = f"{f.path}:{f.line}:{f.column}" if f.path is not None else (f.checkpoint or "")
+    sev = _paint(f"[{f.severity}]", _COLOURS[f.severity], colour)
+    code = _paint(f.code, "1", colour)
+    fixable = " (fixable)" if f.fix else ""
+    return f"{where}: {code} {sev} {f.message}{fixable}"
+
+
+def summary_line(findings: list[Finding], files_checked: int | None = None, noun: str = "file") -> str:
+    counts = Counter(f.severity for f in findings)
+    if not findings:
+        head = "No findings"
+    else:
+        parts = [f"{counts[s]} {s}" + ("s" if counts[s] != 1 else "") for s in sorted(counts, reverse=True)]
+        head = f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} ({', '.join(parts)})"
+    if files_checked is not None:
+        head += f" in {files_checked} {noun}{'s' if files_checked != 1 else ''} checked"
+    fixable = sum(1 for f in findings if f.fix)
+    if fixable:
+        head += f"; {fixable} fixable with --fix"
+    return head + "."
+
+
+def render(findings: list[Finding], files_checked: int | None = None, colour: bool = False,
+           quiet: bool = False) -> str:
+    lines = [finding_line(f, colour) for f in findings]
+    if not quiet:
+        lines.append(summary_line(findings, files_checked))
+    return "\n".join(lines) + ("\n" if lines else "")
