@@ -1,0 +1,144 @@
+"""LR102 checkpoint-without-optimizer: the resume source cannot hold optimizer state."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from lraudit.findings import Severity
+from lraudit.scan.facts import OPTIMIZER, ModuleFacts, argument, keyword, literal_value, path_text
+from lraudit.scan.names import Flavour
+from lraudit.scan.rules import Hit, Rule
+from lraudit.scan.rules.common import has_schedule, has_suffix, is_legacy_h5, trained_after
+
+_RESTARTS = ("so a resumed run starts with a fresh optimizer: the step counter and slot variables "
+             "are zero and the learning-rate schedule restarts")
+
+
+def _closure(facts: ModuleFacts, ids: frozenset[int]) -> set[int]:
+    seen: set[int] = set()
+    todo = list(ids)
+    while todo:
+        i = todo.pop()
+        if i in seen or i not in facts.objs:
+            continue
+        seen.add(i)
+        todo.extend(facts.objs[i].members)
+        todo.extend(facts.objs[i].optimizers)
+    return seen
+
+
+def _severity(facts: ModuleFacts, opts: list[int]) -> Severity:
+    scheduled = any(i in facts.objs and has_schedule(facts, facts.objs[i]) for i in opts)
+    return Severity.ERROR if scheduled else Severity.WARNING
+
+
+def _model_optimizers(facts: ModuleFacts, models: frozenset[int]) -> list[int]:
+    return [o for m in models if m in facts.objs for o in facts.objs[m].optimizers]
+
+
+def _trains(facts: ModuleFacts) -> bool:
+    return any(True for _ in facts.of_kind("train", "step"))
+
+
+def _checkpoints(facts: ModuleFacts) -> Iterator[Hit]:
+    """`tf.train.Checkpoint(...)` that leaves out the optimizer the custom loop steps."""
+    stepped = [e for e in facts.of_kind("step")]
+    if not stepped:
+        return
+    used: set[int] = set()
+    for step in stepped:
+        for i in step.targets:
+            opt = facts.objs.get(i)
+            if opt is None or opt.kind != OPTIMIZER or opt.node is None:
+                return  # an optimizer of unknown origin: cannot tell what it is
+            used.add(i)
+    for create in facts.of_kind("create"):
+        if create.detail.get("api") != "tensorflow.train.Checkpoint" or create.call is None:
+            continue
+        if any(a.star for a in create.call.args):
+            continue
+        members = frozenset().union(*create.detail["args"].values()) if create.detail["args"] else frozenset()
+        if _closure(facts, members) & used:
+            continue
+        yield Hit(
+            create.call,
+            "`tf.train.Checkpoint` does not track the optimizer that `apply_gradients` updates, "
+            f"{_RESTARTS}. Add it: `tf.train.Checkpoint(model=model, optimizer=optimizer)`.",
+            severity=_severity(facts, sorted(used)),
+        )
+
+
+def _saves(facts: ModuleFacts) -> Iterator[Hit]:
+    if not _trains(facts):
+        return
+    for save in facts.of_kind("save"):
+        call = save.call
+        if call is None:
+            continue
+        source = save.detail.get("source")
+        opts = _model_optimizers(facts, save.targets)
+        include = keyword(call, "include_optimizer")
+        if source in ("save", "save_model") and include is not None and literal_value(include.value) is False:
+            yield Hit(call, "The model is saved with `include_optimizer=False`, "
+                            f"{_RESTARTS}. Save with the optimizer (the default) to resume from this file.",
+                      severity=_severity(facts, opts))
+        elif source == "save_weights" and is_legacy_h5(save.detail.get("path")):
+            yield Hit(call, "`save_weights()` to a plain `.h5` file stores layer weights only, never the "
+                            f"optimizer, {_RESTARTS}. Save a `.keras` model (or `.weights.h5` in Keras 3) "
+                            "to resume from.",
+                      severity=_severity(facts, opts))
+    for create in facts.of_kind("create"):
+        call = create.call
+        if create.detail.get("api") != "keras.callbacks.ModelCheckpoint" or call is None:
+            continue
+        weights_only = keyword(call, "save_weights_only")
+        path_arg = argument(call, "filepath", 0)
+        text = path_text(path_arg.value if path_arg else None)
+        if weights_only is not None and literal_value(weights_only.value) is True and is_legacy_h5(text):
+            opts = [o for e in facts.of_kind("train") if create.targets & e.detail["callbacks"]
+                    for o in _model_optimizers(facts, e.targets)]
+            yield Hit(call, "`ModelCheckpoint(save_weights_only=True)` to a plain `.h5` file stores layer "
+                            f"weights only, never the optimizer, {_RESTARTS}. Checkpoint to `.keras` "
+                            "(full model) or `.weights.h5` (Keras 3) instead.",
+                      severity=_severity(facts, opts))
+
+
+def _loads(facts: ModuleFacts) -> Iterator[Hit]:
+    for restore in facts.of_kind("restore"):
+        call = restore.call
+        if call is None or not facts.is_resume(restore):
+            continue
+        trained = trained_after(facts, restore, restore.targets)
+        if trained is None:
+            continue
+        path = restore.detail.get("path")
+        opts = _model_optimizers(facts, restore.targets)
+        if restore.detail.get("source") == "load_weights" and is_legacy_h5(path):
+            yield Hit(call, "Resuming with `load_weights()` from a plain `.h5` file restores layer weights "
+                            f"only, {_RESTARTS}. Resume from a `.keras` model with `load_model()` instead.",
+                      severity=_severity(facts, opts))
+        elif (restore.detail.get("source") == "load_model" and path and path != "<latest>"
+              and not has_suffix(path) and "{" not in path and facts.flavour is not Flavour.KERAS3):
+            reloaded = any(later.detail.get("source") == "load_weights" and later.targets & restore.targets
+                           for later in facts.after(restore, "restore"))
+            if not reloaded:
+                yield Hit(call, "`load_model()` on a SavedModel directory does not restore the optimizer "
+                                f"(Keras 2), {_RESTARTS}. Call `model.load_weights(<same dir>)` after "
+                                "loading, or save and resume from a `.keras` file.",
+                          severity=_severity(facts, opts))
+
+
+def check(facts: ModuleFacts) -> Iterator[Hit]:
+    yield from _checkpoints(facts)
+    yield from _saves(facts)
+    yield from _loads(facts)
+
+
+RULE = Rule(
+    code="LR102",
+    name="checkpoint-without-optimizer",
+    severity=Severity.WARNING,
+    summary="the resume source cannot hold optimizer state",
+    check=check,
+    tokens=("Checkpoint", "save", "load_"),
+)

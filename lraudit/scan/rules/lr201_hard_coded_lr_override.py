@@ -1,0 +1,56 @@
+"""LR201 hard-coded-lr-override: a constant is written over the optimizer's learning rate."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from lraudit.findings import Severity
+from lraudit.scan.facts import ModuleFacts
+from lraudit.scan.rules import Hit, Rule
+from lraudit.scan.rules.common import has_schedule, is_constant
+
+
+def _constant_text(facts: ModuleFacts, event) -> str:
+    values = sorted({event.objs[i].value for i in event.detail["value"] if i in event.objs})
+    return ", ".join(repr(v) for v in values)
+
+
+def check(facts: ModuleFacts) -> Iterator[Hit]:
+    callback_scopes = {name for name, bases in facts.class_bases.items()
+                       if any(b.startswith("keras.callbacks.") for b in bases)}
+    for write in facts.of_kind("lr_write"):
+        if not is_constant(write, write.detail["value"]):
+            continue
+        if write.scope.split(".")[0] in callback_scopes:
+            continue  # a callback that sets the rate is a schedule of its own (LR401 territory)
+        if write.loop_depth and write.if_depth:
+            continue  # a hand-written step schedule inside the training loop, not an override
+        opts = list(write.states())
+        restored = any(facts.resumed(o) for o in opts)
+        scheduled = any(has_schedule(facts, o, write.objs) for o in opts)
+        value = _constant_text(facts, write)
+        if scheduled:
+            effect = (f"sets the learning rate to the constant {value} on an optimizer driven by a "
+                      "LearningRateSchedule: Keras 3 raises TypeError, Keras 2.11-2.15 silently ignores it")
+        elif restored:
+            effect = (f"sets the learning rate to the constant {value} after the optimizer was restored, "
+                      "so the resumed run trains at that value instead of the rate the checkpoint held")
+        else:
+            effect = (f"hard-codes the learning rate to {value}; a resumed run gets this value instead of "
+                      "the rate the checkpoint held")
+        yield Hit(
+            write.node,
+            f"This line {effect}. Put the rate in the optimizer's `learning_rate` (a float or a "
+            "LearningRateSchedule) when it is built, and let the restored optimizer keep its value.",
+            severity=Severity.ERROR if (restored or scheduled) else None,
+        )
+
+
+RULE = Rule(
+    code="LR201",
+    name="hard-coded-lr-override",
+    severity=Severity.WARNING,
+    summary="a constant written into the optimizer's learning rate",
+    check=check,
+    tokens=("lr", "learning_rate"),
+)
