@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from lraudit import __version__
-from lraudit.config import Config, ConfigError, load_config
+from lraudit.config import ConfigError, load_config
 from lraudit.findings import Severity, exit_code
 from lraudit.verify.command import verify_command
 
@@ -53,9 +53,7 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
                  config_path: str | None, target_keras: str | None, no_prefilter: bool) -> None:
     """Scan Python training scripts under PATHS (default: .) for resumption hazards."""
     from lraudit.report import json_report, text
-    from lraudit.scan.files import discover
-    from lraudit.scan.rules import select_rules
-    from lraudit.scan.runner import scan_file
+    from lraudit.scan.api import ScanOptions, run_scan
 
     paths = paths or (".",)
     try:
@@ -63,37 +61,20 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
     except ConfigError as exc:
         click.echo(f"lraudit: error: {exc}", err=True)
         sys.exit(2)
-    rules = select_rules(_split(select) or cfg.select, _split(ignore) or cfg.ignore)
-    threshold = Severity.parse(fail_on or cfg.fail_on or "warning")
-    found = discover(paths, cfg.exclude)
-    for path, reason in found.errors:
+    options = ScanOptions(paths=paths, select=_split(select) or None, ignore=_split(ignore) or None,
+                          target_keras=target_keras, use_prefilter=not no_prefilter)
+    run = run_scan(options, cfg)
+    for path, reason in run.errors:
         error_line(path, reason)
-    findings = []
-    failed = bool(found.errors)
-    for file in sorted(found.files, key=lambda p: p.as_posix()):
-        display = file.as_posix()
-        per_file = _per_file_rules(rules, cfg, display)
-        result = scan_file(file, display, per_file, use_prefilter=not no_prefilter,
-                           target_keras=target_keras or cfg.target_keras)
-        if result.error:
-            error_line(display, result.error)
-            failed = True
-        findings.extend(result.findings)
+    threshold = Severity.parse(fail_on or cfg.fail_on or "warning")
     if fmt == "json":
-        report = json_report.render_scan(findings)
+        report = json_report.render_scan(run.findings)
     else:
         colour = not output_file and text.use_colour(sys.stdout)
-        report = text.render(findings, len(found.files), colour=colour, quiet=quiet)
+        report = text.render(run.findings, run.files_checked, colour=colour, quiet=quiet)
     _emit(report, output_file)
-    code = exit_code(findings, threshold, errors=failed)
+    code = exit_code(run.findings, threshold, errors=bool(run.errors))
     sys.exit(0 if exit_zero and code == 1 else code)
-
-
-def _per_file_rules(rules, cfg: Config, path: str):
-    ignored = cfg.ignored_for(path)
-    if not ignored:
-        return rules
-    return [r for r in rules if not any(r.code.startswith(p) or p == "ALL" for p in ignored)]
 
 
 def _emit(report: str, output_file: str | None) -> None:
