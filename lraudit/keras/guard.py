@@ -27,7 +27,7 @@ from lraudit.findings import Finding
 from lraudit.keras import flavour as flavours
 from lraudit.keras.check import Position, assess
 from lraudit.keras.errors import ResumeMismatch, ResumeMismatchWarning
-from lraudit.keras.optimizer_state import expected_rate_fn, raw_step, snapshot
+from lraudit.keras.optimizer_state import current_rate, expected_rate_fn, raw_step, snapshot
 from lraudit.keras.trace import TRACE_FILENAME, TraceRecord, append_record
 
 ON_MISMATCH = ("raise", "warn")
@@ -183,7 +183,8 @@ class ResumeGuard:
         if self.trace_path is None:
             return
         optimizer = self.model.optimizer
-        record = TraceRecord(epoch=int(epoch) + 1, step=raw_step(optimizer), lr=snapshot(optimizer).rate, time=time.time())
+        step = raw_step(optimizer)
+        record = TraceRecord(epoch=int(epoch) + 1, step=step, lr=current_rate(optimizer, step), time=time.time())
         try:
             append_record(self.trace_path, record)
         except OSError as exc:  # the trace is evidence, never a reason to stop training

@@ -157,6 +157,15 @@ def skipped_load_warning(optimizer: Any) -> str | None:
     return None
 
 
+def current_rate(optimizer: Any, step: int) -> float | None:
+    """The rate the step taken at raw counter `step` applies (None if unknowable)."""
+    rate_fn, _ = own_rate_fn(optimizer)
+    try:
+        return rate_fn(step)
+    except Exception:  # a custom schedule that cannot be evaluated eagerly: say nothing
+        return None
+
+
 def snapshot(optimizer: Any) -> OptimizerSnapshot:
     inner, _ = unwrap(optimizer)
     step = raw_step(optimizer)

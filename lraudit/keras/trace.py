@@ -43,13 +43,25 @@ def append_record(path: str, record: TraceRecord) -> None:
     if directory:
         os.makedirs(directory, exist_ok=True)
     line = record.to_line().encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    if _ends_torn(path):
+        # A run killed mid-write left a half line; end it so this record stays whole.
+        line = b"\n" + line
+    with open(path, "ab") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _ends_torn(path: str) -> bool:
     try:
-        while line:
-            line = line[os.write(fd, line) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
 
 
 def parse_line(line: str) -> TraceRecord | None:
