@@ -91,19 +91,22 @@ def _emit(report: str, output_file: str | None) -> None:
 @main.command("rule")
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True)
 def rule_command(code: str | None, show_all: bool, fmt: str) -> None:
     """Show the documentation page of rule CODE, or list all rules with --all."""
     import json
 
-    from lraudit.scan.rules import ALL_RULES, BY_CODE
+    from lraudit.scan.rules import ALL_RULES, BY_CODE, markdown_table
 
     def meta(r):
         return {"code": r.code, "name": r.name, "severity": str(r.severity), "fixable": r.fixable,
                 "summary": r.summary}
 
     if show_all or code is None:
-        if fmt == "json":
+        if fmt == "markdown":
+            click.echo(markdown_table(), nl=False)
+        elif fmt == "json":
             click.echo(json.dumps([meta(r) for r in ALL_RULES], indent=2))
         else:
             for r in ALL_RULES:

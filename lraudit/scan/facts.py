@@ -276,7 +276,7 @@ class _Interpreter:
         self.module = module
         self.imports = imports
         self.state = _State({}, {}, {})
-        self.globals: dict[str, frozenset[int]] | None = None
+        self.outer_envs: list[dict[str, frozenset[int]]] = []  # enclosing frames, innermost last
         self.events: list[Event] = []
         self.functions: dict[str, cst.FunctionDef] = {}
         self.classes: dict[str, cst.ClassDef] = {}
@@ -336,8 +336,9 @@ class _Interpreter:
     def lookup(self, name: str) -> frozenset[int] | None:
         if name in self.state.env:
             return self.state.env[name]
-        if self.globals is not None and name in self.globals:
-            return self.globals[name]
+        for env in reversed(self.outer_envs):  # enclosing functions, then the module
+            if name in env:
+                return env[name]
         return None
 
     def bind(self, target: cst.BaseExpression, value: frozenset[int], value_node: cst.BaseExpression | None) -> None:
@@ -583,7 +584,9 @@ class _Interpreter:
         if canon.startswith("keras.callbacks.") and leaf[:1].isupper():
             args = self.args(call)
             cb = self.new(CALLBACK, api=canon, node=call)
-            self.emit("create", call, frozenset({cb}), api=canon, args=args)
+            first = argument(call, "filepath", 0) or argument(call, "backup_dir", 0)
+            self.emit("create", call, frozenset({cb}), api=canon, args=args,
+                      path=path_text(first.value if first else None, self.str_consts))
             return frozenset({cb})
         if canon in ("keras.backend.set_value", "keras.backend.set_value"):
             args = self.args(call)
@@ -783,9 +786,8 @@ class _Interpreter:
         if len(self.frames) > MAX_INLINE_DEPTH or any(f.name == fn.name.value for f in self.frames):
             return frozenset({self.new(node=call)})
         params = self._bind_params(fn, args)
-        saved_env, saved_globals = self.state.env, self.globals
-        if self.globals is None:
-            self.globals = saved_env
+        saved_env = self.state.env
+        self.outer_envs.append(saved_env)
         self.state.env = params
         self.frames.append(_Frame(fn.name.value))
         self.executed.add(id(fn))
@@ -794,7 +796,8 @@ class _Interpreter:
             returns = self.frames[-1].returns
         finally:
             self.frames.pop()
-            self.state.env, self.globals = saved_env, saved_globals
+            self.outer_envs.pop()
+            self.state.env = saved_env
         return returns or frozenset({self.new(node=call)})
 
     def _bind_params(self, fn: cst.FunctionDef, args: dict[str, frozenset[int]]) -> dict[str, frozenset[int]]:
@@ -818,7 +821,7 @@ class _Interpreter:
         """Analyse a function nobody in the module calls, with unknown arguments."""
         saved = self.state
         self.state = _State({}, dict(saved.objs), dict(saved.attrs))
-        self.globals = saved.env
+        self.outer_envs = [saved.env]
         env = self._bind_params(fn, {})
         if self_obj is not None and (fn.params.params or fn.params.posonly_params):
             first = (list(fn.params.posonly_params) + list(fn.params.params))[0].name.value
@@ -833,7 +836,7 @@ class _Interpreter:
             objs = self.state.objs
             self.state = saved
             self.state.objs.update({k: v for k, v in objs.items() if k not in self.state.objs})
-            self.globals = None
+            self.outer_envs = []
 
     # -- statements --------------------------------------------------------------------------
     def block(self, body: cst.BaseSuite | cst.Module) -> None:

@@ -169,6 +169,7 @@ class ImportTable:
             return Flavour.KERAS2
         # Standalone `keras` was Keras 2 until 2.15, so `import keras` alone proves nothing;
         # APIs that exist only in Keras 3 do.
-        if any(r.startswith(("keras.ops", "keras.saving", "keras.src", "keras_core")) for r in self.roots):
+        seen = self.roots | set(self.aliases.values())
+        if any(r.startswith(("keras.ops", "keras.saving", "keras.src", "keras_core")) for r in seen):
             return Flavour.KERAS3
         return Flavour.UNKNOWN

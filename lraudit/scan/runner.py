@@ -39,7 +39,9 @@ def decode(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
     except SyntaxError as exc:
-        raise InputError(f"bad encoding declaration: {exc}") from None
+        if "invalid or missing" not in str(exc):
+            raise InputError(f"bad encoding declaration: {exc}") from None
+        encoding = "utf-8"  # no usable cookie: decoding below says which byte is wrong
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:

@@ -77,3 +77,12 @@ def select_rules(select: Iterable[str] | None, ignore: Iterable[str] | None) -> 
         return any(p == "ALL" or code.startswith(p) for p in patterns)
 
     return [r for r in ALL_RULES if matches(r.code, sel) and not matches(r.code, ign)]
+
+
+def markdown_table(rules: Iterable[Rule] | None = None) -> str:
+    """The README's rule table, generated from the rule objects (a test keeps it current)."""
+    rows = ["| Code | Name | Severity | Fix | What it finds |", "|---|---|---|---|---|"]
+    for r in rules if rules is not None else ALL_RULES:
+        fix = "yes" if r.fixable else ""
+        rows.append(f"| [{r.code}](lraudit/scan/rules/{r.code}.md) | `{r.name}` | {r.severity} | {fix} | {r.summary} |")
+    return "\n".join(rows) + "\n"

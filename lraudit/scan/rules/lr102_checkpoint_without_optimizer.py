@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import OPTIMIZER, ModuleFacts, argument, keyword, literal_value, path_text
+from lraudit.scan.facts import OPTIMIZER, ModuleFacts, keyword, literal_value
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import has_schedule, has_suffix, is_legacy_h5, trained_after
@@ -92,8 +92,7 @@ def _saves(facts: ModuleFacts) -> Iterator[Hit]:
         if create.detail.get("api") != "keras.callbacks.ModelCheckpoint" or call is None:
             continue
         weights_only = keyword(call, "save_weights_only")
-        path_arg = argument(call, "filepath", 0)
-        text = path_text(path_arg.value if path_arg else None)
+        text = create.detail.get("path")
         if weights_only is not None and literal_value(weights_only.value) is True and is_legacy_h5(text):
             opts = [o for e in facts.of_kind("train") if create.targets & e.detail["callbacks"]
                     for o in _model_optimizers(facts, e.targets)]
