@@ -32,7 +32,8 @@ def finding_line(f: Finding, colour: bool = False) -> str:
     return f"{where}: {code} {sev} {f.message}{fixable}"
 
 
-def summary_line(findings: list[Finding], files_checked: int | None = None, noun: str = "file") -> str:
+def summary_line(findings: list[Finding], files_checked: int | None = None, noun: str = "file",
+                 baselined: int = 0) -> str:
     counts = Counter(f.severity for f in findings)
     if not findings:
         head = "No findings"
@@ -44,12 +45,27 @@ def summary_line(findings: list[Finding], files_checked: int | None = None, noun
     fixable = sum(1 for f in findings if f.fix)
     if fixable:
         head += f"; {fixable} fixable with --fix"
+    if baselined:
+        head += f"; {baselined} known finding{'s' if baselined != 1 else ''} hidden by the baseline"
     return head + "."
 
 
 def render(findings: list[Finding], files_checked: int | None = None, colour: bool = False,
-           quiet: bool = False) -> str:
+           quiet: bool = False, noun: str = "file", baselined: int = 0) -> str:
     lines = [finding_line(f, colour) for f in findings]
     if not quiet:
-        lines.append(summary_line(findings, files_checked))
+        lines.append(summary_line(findings, files_checked, noun, baselined))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def rule_counts(findings: list[Finding]) -> list[tuple[str, str, int]]:
+    """(code, name, count) per rule, most frequent first: where a cleanup pays off most."""
+    counts = Counter((f.code, f.name) for f in findings)
+    return sorted(((code, name, n) for (code, name), n in counts.items()), key=lambda t: (-t[2], t[0]))
+
+
+def render_statistics(findings: list[Finding]) -> str:
+    rows = rule_counts(findings)
+    width = max((len(str(n)) for _, _, n in rows), default=1)
+    code_width = max((len(code) for code, _, _ in rows), default=1)
+    return "".join(f"{n:>{width}}  {code:<{code_width}}  {name}\n" for code, name, n in rows)
