@@ -96,6 +96,17 @@ class Finding:
             "fix": self.fix.to_json() if self.fix else None,
         }
 
+    @classmethod
+    def from_scan_json(cls, d: dict[str, Any]) -> "Finding":
+        """Inverse of `scan_json` (plus the fingerprint), for the result cache and baselines."""
+        fix = None
+        if d.get("fix"):
+            fix = Fix(d["fix"]["applicability"], tuple(Edit(**e) for e in d["fix"]["edits"]))
+        return cls(code=d["code"], name=d["name"], severity=Severity.parse(d["severity"]),
+                   message=d["message"], path=d["path"], line=d["line"], column=d["column"],
+                   end_line=d["end_line"], end_column=d["end_column"], fix=fix,
+                   fingerprint_source=d.get("fingerprint_source", ""))
+
     def verify_json(self) -> dict[str, Any]:
         return {
             "code": self.code,

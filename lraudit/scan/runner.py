@@ -13,6 +13,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from lraudit.findings import Edit, Finding, Fix
+from lraudit.scan.cache import content_hash
 from lraudit.scan.facts import ModuleFacts, build_facts, source_of
 from lraudit.scan.files import prefilter
 from lraudit.scan.names import Flavour
@@ -29,7 +30,7 @@ class FileResult:
     path: str
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
-    source: str | None = None  # kept only when a fix needs it
+    digest: str | None = None  # content hash of the bytes that were scanned (for the cache)
 
 
 def decode(data: bytes) -> str:
@@ -129,6 +130,7 @@ def scan_file(path: Path, display: str, rules: list[Rule], *, use_prefilter: boo
     except OSError as exc:
         result.error = f"cannot read: {exc.strerror or exc}"
         return result
+    result.digest = content_hash(data)
     try:
         text = decode(data)
         result.findings = scan_text(text, display, rules, use_prefilter=use_prefilter,
