@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from lraudit import __version__
 from lraudit.config import ConfigError, load_config
 from lraudit.findings import Severity, exit_code
+from lraudit.report import FAIL_ON, FORMATS
 from lraudit.verify.command import verify_command
 
-FORMATS = ("text", "json")
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -37,12 +38,24 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (e.g. LR1,LR201).")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text for people, json for tools, sarif for code scanning, github for annotations.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
               help="Lowest severity that fails the run [default: warning].")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
+@click.option("--statistics", is_flag=True,
+              help="Print the number of findings per rule instead of the findings (text or json).")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
+              help="Report (and fail on) only findings not recorded in this baseline file.")
+@click.option("--write-baseline", "write_baseline_path", type=click.Path(dir_okay=False),
+              help="Record the current findings in this baseline file and exit 0.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes to the files.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply unsafe fixes (with --fix or --diff).")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff instead of writing them.")
+@click.option("--no-default-path", is_flag=True,
+              help="With no PATHS, check nothing instead of '.' (for hooks that pass file names).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True),
               help="Use this pyproject.toml instead of the nearest one.")
 @click.option("--target-keras", type=click.Choice(["2", "3"]), default=None,
@@ -50,31 +63,61 @@ def main() -> None:
 @click.option("--no-prefilter", is_flag=True, hidden=True, help="Parse every file (for testing).")
 def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...], fmt: str,
                  output_file: str | None, exit_zero: bool, fail_on: str | None, quiet: bool,
+                 statistics: bool, baseline_path: str | None, write_baseline_path: str | None,
+                 fix: bool, unsafe_fixes: bool, diff: bool, no_default_path: bool,
                  config_path: str | None, target_keras: str | None, no_prefilter: bool) -> None:
     """Scan Python training scripts under PATHS (default: .) for resumption hazards."""
-    from lraudit.report import json_report, text
+    from lraudit.report import render, render_statistics
+    from lraudit.report.text import use_colour
+    from lraudit.scan import baseline
     from lraudit.scan.api import ScanOptions, run_scan
 
-    paths = paths or (".",)
+    if statistics and fmt not in ("text", "json"):
+        _usage(f"--statistics prints text or json, not {fmt}")
+    if baseline_path and write_baseline_path:
+        _usage("--baseline and --write-baseline cannot be combined")
+    if not paths and not no_default_path:
+        paths = (".",)
     try:
-        cfg = load_config(Path(paths[0]), Path(config_path) if config_path else None)
-    except ConfigError as exc:
-        click.echo(f"lraudit: error: {exc}", err=True)
-        sys.exit(2)
+        cfg = load_config(Path(paths[0] if paths else "."), Path(config_path) if config_path else None)
+        known = baseline.load(Path(baseline_path)) if baseline_path else None
+    except (ConfigError, baseline.BaselineError) as exc:
+        _usage(str(exc))
+    try:
+        threshold = Severity.parse(fail_on or cfg.fail_on or "warning")
+    except ValueError as exc:
+        _usage(f"{cfg.source}: [tool.lraudit] fail-on: {exc}")
     options = ScanOptions(paths=paths, select=_split(select) or None, ignore=_split(ignore) or None,
-                          target_keras=target_keras, use_prefilter=not no_prefilter)
+                          target_keras=target_keras, use_prefilter=not no_prefilter,
+                          fix=fix, unsafe_fixes=unsafe_fixes, diff=diff)
     run = run_scan(options, cfg)
     for path, reason in run.errors:
         error_line(path, reason)
-    threshold = Severity.parse(fail_on or cfg.fail_on or "warning")
-    if fmt == "json":
-        report = json_report.render_scan(run.findings)
+    if write_baseline_path:
+        try:
+            count = baseline.write(Path(write_baseline_path), run.findings)
+        except baseline.BaselineError as exc:
+            _usage(str(exc))
+        click.echo(f"lraudit: recorded {count} finding{'s' if count != 1 else ''} in {write_baseline_path}",
+                   err=True)
+        sys.exit(2 if run.errors else 0)
+    findings, hidden = baseline.new_findings(run.findings, known) if known else (run.findings, 0)
+    if run.diffs:
+        click.echo("".join(run.diffs), nl=False, err=fmt != "text" or bool(output_file))
+    if statistics:
+        report = render_statistics(findings, fmt)
     else:
-        colour = not output_file and text.use_colour(sys.stdout)
-        report = text.render(run.findings, run.files_checked, colour=colour, quiet=quiet)
+        report = render(findings, fmt, kind="scan", errors=run.errors, files_checked=run.files_checked,
+                        colour=not output_file and use_colour(sys.stdout), quiet=quiet, baselined=hidden)
     _emit(report, output_file)
-    code = exit_code(run.findings, threshold, errors=bool(run.errors))
+    code = exit_code(findings, threshold, errors=bool(run.errors))
     sys.exit(0 if exit_zero and code == 1 else code)
+
+
+def _usage(message: str) -> NoReturn:
+    """Usage errors and unusable settings files: one line, exit 2 (DESIGN.md)."""
+    click.echo(f"lraudit: error: {message}", err=True)
+    sys.exit(2)
 
 
 def _emit(report: str, output_file: str | None) -> None:
