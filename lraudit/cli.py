@@ -60,12 +60,16 @@ def main() -> None:
               help="Use this pyproject.toml instead of the nearest one.")
 @click.option("--target-keras", type=click.Choice(["2", "3"]), default=None,
               help="Assume this Keras major version instead of inferring it per file.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: number of cores; a few files always run serially].")
+@click.option("--no-cache", is_flag=True, help="Do not read or write .lraudit_cache/.")
 @click.option("--no-prefilter", is_flag=True, hidden=True, help="Parse every file (for testing).")
 def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...], fmt: str,
                  output_file: str | None, exit_zero: bool, fail_on: str | None, quiet: bool,
                  statistics: bool, baseline_path: str | None, write_baseline_path: str | None,
                  fix: bool, unsafe_fixes: bool, diff: bool, no_default_path: bool,
-                 config_path: str | None, target_keras: str | None, no_prefilter: bool) -> None:
+                 config_path: str | None, target_keras: str | None, jobs: int | None, no_cache: bool,
+                 no_prefilter: bool) -> None:
     """Scan Python training scripts under PATHS (default: .) for resumption hazards."""
     from lraudit.report import render, render_statistics
     from lraudit.report.text import use_colour
@@ -89,7 +93,8 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
         _usage(f"{cfg.source}: [tool.lraudit] fail-on: {exc}")
     options = ScanOptions(paths=paths, select=_split(select) or None, ignore=_split(ignore) or None,
                           target_keras=target_keras, use_prefilter=not no_prefilter,
-                          fix=fix, unsafe_fixes=unsafe_fixes, diff=diff)
+                          fix=fix, unsafe_fixes=unsafe_fixes, diff=diff, jobs=jobs,
+                          use_cache=not no_cache)
     run = run_scan(options, cfg)
     for path, reason in run.errors:
         error_line(path, reason)
