@@ -1,0 +1,194 @@
+"""HDF5 access for the Keras formats: open lazily, read single datasets by path.
+
+h5py is imported inside the functions so that `import lraudit.cli` stays light.  Only the
+handful of scalar datasets verify needs are read; h5py resolves a path through the file's
+B-tree, so the cost does not grow with the number or the size of the model's weights.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from lraudit.verify.formats.errors import MissingDependency, ReaderError
+from lraudit.verify.model import CheckpointInfo
+
+_MAX_JSON_ATTR = 64 * 1024 * 1024
+
+
+def h5py_module():
+    try:
+        import h5py  # noqa: PLC0415 - deliberately lazy
+    except ImportError:
+        raise MissingDependency(
+            "reading HDF5 checkpoints needs h5py: pip install 'lraudit[verify]'"
+        ) from None
+    return h5py
+
+
+def open_h5(source: Any):
+    """Open a path or a binary file object read-only; ReaderError with the reason on failure."""
+    h5py = h5py_module()
+    try:
+        return h5py.File(source, "r")
+    except (OSError, ValueError) as exc:
+        text = str(exc)
+        if "truncated" in text.lower() or "eof" in text.lower():
+            reason = "HDF5 file is truncated (an interrupted save?)"
+        elif "signature" in text.lower() or "not an hdf5" in text.lower():
+            reason = "not an HDF5 file (file signature not found)"
+        else:
+            reason = f"cannot open as HDF5 ({text.splitlines()[0] if text else type(exc).__name__})"
+        raise ReaderError(reason) from None
+
+
+def scalar(dataset: Any, what: str) -> Any:
+    """Read a scalar dataset; ReaderError when it is not one (a layout we do not understand)."""
+    h5py = h5py_module()
+    if not isinstance(dataset, h5py.Dataset):
+        raise ReaderError(f"{what} is not a dataset")
+    if dataset.shape not in ((), (1,)):
+        raise ReaderError(f"{what} has shape {dataset.shape}, expected a scalar")
+    try:
+        value = dataset[()]
+    except (OSError, ValueError) as exc:
+        raise ReaderError(f"cannot read {what} ({exc})") from None
+    if getattr(value, "shape", ()) == (1,):
+        value = value[0]
+    return value.item() if hasattr(value, "item") else value
+
+
+def is_int_scalar(dataset: Any) -> bool:
+    return dataset.shape in ((), (1,)) and dataset.dtype.kind in "iu"
+
+
+def is_float_scalar(dataset: Any) -> bool:
+    return dataset.shape in ((), (1,)) and dataset.dtype.kind == "f"
+
+
+def text_attr(attrs: Any, name: str) -> str | None:
+    if name not in attrs:
+        return None
+    value = attrs[name]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def json_attr(attrs: Any, name: str) -> Any:
+    text = text_attr(attrs, name)
+    if text is None:
+        return None
+    if len(text) > _MAX_JSON_ATTR:
+        raise ReaderError(f"attribute {name} is too large to be a Keras config")
+    return load_json(text, f"attribute {name}")
+
+
+def load_json(text: str | bytes, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
+        raise ReaderError(f"{what} is {reason}") from None
+
+
+def read_keras3_optimizer(f: Any, info: CheckpointInfo, lr_in_vars: bool | None, where: str = "") -> None:
+    """Read step counter and float LR from the Keras 3 weights layout (`optimizer/vars/N`).
+
+    `lr_in_vars`: True when the config says the LR is a float and Keras 3 wrote the file (then
+    `vars/1` is the LR variable), False when it is not there (schedule, or a tf-keras writer),
+    None when unknown (weights-only files carry no config): then a float32 scalar `vars/1` is
+    taken as the LR, because a slot variable has the shape of a model weight.
+    """
+    h5py = h5py_module()
+    group = f.get("optimizer")
+    if group is None:
+        info.has_optimizer = False
+        return
+    if not isinstance(group, h5py.Group):
+        raise ReaderError(f"{where}optimizer is not an HDF5 group")
+    if "inner_optimizer" in group:
+        # LossScaleOptimizer: its own vars/0 is a counter that stays 0; the inner one counts.
+        info.mixed_precision = True
+        group = group["inner_optimizer"]
+        where = f"{where}optimizer/inner_optimizer/"
+    else:
+        where = f"{where}optimizer/"
+    variables = group.get("vars")
+    if not isinstance(variables, h5py.Group) or "0" not in variables:
+        info.has_optimizer = False
+        info.notes.append("the optimizer group holds no variables")
+        return
+    counter = variables["0"]
+    if not isinstance(counter, h5py.Dataset) or not is_int_scalar(counter):
+        raise ReaderError(f"{where}vars/0 is not the integer step counter")
+    info.step = int(scalar(counter, f"{where}vars/0"))
+    info.has_optimizer = True
+    if lr_in_vars is False or "1" not in variables:
+        return
+    candidate = variables["1"]
+    if not isinstance(candidate, h5py.Dataset) or not is_float_scalar(candidate):
+        return
+    info.lr = float(scalar(candidate, f"{where}vars/1"))
+    info.lr_source = f"{where}vars/1"
+    if lr_in_vars is None:
+        info.lr_heuristic = True
+        if info.lr_kind == "unknown":
+            info.lr_kind = "float"
+
+
+class SubFile(io.RawIOBase):
+    """A read-only window [start, start+size) of an open binary file.
+
+    Lets h5py open a `.keras` archive's stored (uncompressed) `model.weights.h5` member in place:
+    no extraction, no copy into memory, and h5py's seeks stay O(1) whatever the member's size.
+    """
+
+    def __init__(self, raw: Any, start: int, size: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._start = start
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._size + offset
+        else:
+            raise ValueError(f"bad whence {whence}")
+        if pos < 0:
+            raise ValueError("negative seek position")
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = max(0, min(len(view), self._size - self._pos))
+        if n == 0:
+            return 0
+        self._raw.seek(self._start + self._pos)
+        got = self._raw.readinto(view[:n])
+        got = got or 0
+        self._pos += got
+        return got
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._size - self._pos
+        buf = bytearray(max(0, min(size, self._size - self._pos)))
+        n = self.readinto(buf)
+        return bytes(buf[:n])
