@@ -154,12 +154,12 @@ def lr_mismatch(
 ) -> Finding:
     if step_due != snap.step:
         cause = (
-            f" The step counter is {snap.step - step_due} steps ahead of where {_where(pos)} says"
-            " the run stands. Likely cause: a mid-epoch backup (BackupAndRestore with an integer"
-            " save_freq) re-ran its partial epoch, the steps per epoch shrank since the checkpoint,"
-            " or the optimizer state came from another run. Fix: resume from an epoch-end"
-            " checkpoint with the same batch size, or pass ResumeGuard(steps_per_epoch=<the"
-            " original value>)."
+            f" The step counter is {snap.step - step_due} steps ahead: {_where(pos)}. Likely"
+            " cause: a Keras 3 BackupAndRestore with an integer save_freq restored a mid-epoch"
+            " backup and re-runs that epoch from its first batch (use save_freq=\"epoch\"), the"
+            " steps per epoch shrank since the checkpoint (batch size, dataset size, replicas:"
+            " pass ResumeGuard(steps_per_epoch=<the original value>) if that is intended), or the"
+            " optimizer state came from another run."
         )
     elif user_schedule:
         cause = (

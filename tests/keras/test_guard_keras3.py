@@ -221,6 +221,32 @@ def test_backup_and_restore_resume_passes_and_the_trace_survives_the_interruptio
     assert guard.findings == [] and step_of(fresh) == 3 * SPE
 
 
+class InterruptAtBatch(keras.callbacks.Callback):
+    def __init__(self, batches):
+        super().__init__()
+        self.left = batches
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.left -= 1
+        if self.left == 0:
+            raise KeyboardInterrupt("simulated preemption")
+
+
+def test_mid_epoch_backup_that_reruns_its_epoch_is_reported_ahead(tmp_path):
+    # Keras 3 restores a batch-level backup (epoch 1, batch 1: step 6) but restarts epoch 1
+    # at its first batch, so the schedule runs 2 steps ahead of the epoch clock.
+    backup = str(tmp_path / "backup")
+    with pytest.raises(KeyboardInterrupt):
+        fit(build(keras.optimizers.Adam(schedule())), 3, callbacks=[keras.callbacks.BackupAndRestore(backup, save_freq=2), InterruptAtBatch(6)])
+    model = build(keras.optimizers.Adam(schedule()))
+    before = weights(model)
+    with pytest.raises(ResumeMismatch) as err:
+        fit(model, 3, callbacks=[ResumeGuard(), keras.callbacks.BackupAndRestore(backup, save_freq=2)])
+    assert err.value.code == "LRV003" and "2 steps ahead" in str(err.value)
+    assert "save_freq" in str(err.value)
+    assert step_of(model) == 6 and not all(np.array_equal(a, b) for a, b in zip(before, weights(model)))
+
+
 # -- rates set by callbacks, precision, accumulation -----------------------------------------
 
 
