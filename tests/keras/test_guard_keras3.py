@@ -308,6 +308,36 @@ def test_gradient_accumulation_resume_uses_the_raw_counter(tmp_path):
     resume_passes(keras.saving.load_model(path), expected_schedule=schedule())
 
 
+def test_changed_batch_size_needs_the_original_steps_per_epoch(run):
+    # Resumed with batch 16: 2 batches per epoch now, but the 2 epochs done were 8 steps.
+    def refit(guard):
+        model.fit(X, Y, batch_size=16, epochs=3, initial_epoch=2, shuffle=False, verbose=0, callbacks=[guard])
+
+    model = keras.saving.load_model(run["keras"])
+    with pytest.raises(ResumeMismatch) as err:
+        refit(ResumeGuard())
+    assert err.value.code == "LRV003" and "steps_per_epoch=<the original value>" in str(err.value)
+    guard = ResumeGuard(steps_per_epoch=SPE)
+    refit(guard)
+    assert guard.findings == [] and step_of(model) == 2 * SPE + 2
+
+
+def test_arguments_are_validated():
+    with pytest.raises(ValueError):
+        ResumeGuard(on_mismatch="ignore")
+    with pytest.raises(ValueError):
+        ResumeGuard(steps_per_epoch=0)
+    assert isinstance(ResumeGuard(), keras.callbacks.Callback) and isinstance(ResumeGuard(), ResumeGuard)
+
+
+def test_a_guard_built_for_tf_keras_refuses_a_keras3_model(monkeypatch):
+    pytest.importorskip("tf_keras")
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")
+    guard = ResumeGuard()
+    with pytest.raises(TypeError, match="unset TF_USE_LEGACY_KERAS"):
+        fit(build(keras.optimizers.Adam(0.01)), 1, callbacks=[guard])
+
+
 # -- custom training loops -----------------------------------------------------------------
 
 
