@@ -11,8 +11,10 @@ copy of a known line is a new finding while deleting one is not.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import tokenize
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,21 @@ def relative_path(path: str, root: Path) -> str:
         return absolute.as_posix()
 
 
+_SKIP_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                tokenize.ENDMARKER}
+
+
+def normalize(source: str) -> str:
+    """The flagged source as a token sequence: `epochs=50)` and `epochs = 50 )`, or a call
+    re-wrapped over several lines, are the same statement; comments are not part of it."""
+    try:
+        tokens = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                  if t.type not in _SKIP_TOKENS]
+    except (tokenize.TokenError, SyntaxError):  # a fragment tokenize cannot finish
+        return " ".join(source.split())
+    return " ".join(tokens)
+
+
 def _digest(code: str, path: str, source: str, occurrence: int) -> str:
     text = "\x1f".join((code, path, source, str(occurrence)))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
@@ -55,7 +72,7 @@ def fingerprints(findings: Iterable[Finding], root: Path) -> list[tuple[str, str
     out = []
     for f in findings:
         path = relative_path(f.path or f.checkpoint or "", root)
-        source = f.fingerprint_source or " ".join(f.message.split())
+        source = normalize(f.fingerprint_source) if f.fingerprint_source else " ".join(f.message.split())
         key = (f.code, path, source)
         out.append((path, _digest(f.code, path, source, seen[key])))
         seen[key] += 1
