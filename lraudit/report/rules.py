@@ -3,7 +3,8 @@
 Both engines document their rules as Markdown pages that open with `# CODE name` and a
 `**Severity:** level` line.  Reading the pages here, instead of importing each engine's rule
 catalog, keeps the reporters engine-neutral and lets `verify` be described before it has a
-Python-side catalog: a code that has no page is described from its findings.
+Python-side catalog (verify's codes table supplies names and severities when it exists): a
+code that has no page is described from its findings.
 """
 
 from __future__ import annotations
@@ -83,7 +84,19 @@ def page_rules(directory: Path) -> list[RuleMeta]:
 
 
 def verify_rules() -> list[RuleMeta]:
-    return page_rules(VERIFY_PAGES)
+    """The verify codes table (names and severities are its contract) with each code's page,
+    plus any page whose code the table does not list yet."""
+    try:
+        from lraudit.verify.codes import CODES
+    except ImportError:  # an engine without a codes table is described by its pages alone
+        CODES = {}
+    pages = {m.code: m for m in page_rules(VERIFY_PAGES)}
+    out = []
+    for code, (name, severity) in CODES.items():
+        page = pages.pop(code, None)
+        out.append(RuleMeta(code, name, severity, page.summary if page else name.replace("-", " "),
+                            page.page if page else ""))
+    return sorted(out + list(pages.values()), key=lambda m: m.code)
 
 
 def catalog(kind: str) -> list[RuleMeta]:
