@@ -317,3 +317,73 @@ def test_no_default_path_checks_nothing(tmp_path: Path, cli, monkeypatch) -> Non
     assert result.exit_code == 0
     assert "0 files checked" in result.stdout
     assert cli("scan", "--no-default-path", "bad.py").exit_code == 1
+
+
+# --- lraudit verify: the same formats and --fail-on ---------------------------------------------
+
+def _corrupt_run(tmp_path: Path) -> Path:
+    """A run whose only checkpoint is truncated: verify reports LRV008 (error) without needing
+    TensorFlow or even h5py."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model-05.keras").write_bytes(b"PK\x03\x04 truncated")
+    return run
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fail_on", ["error", "warning", "info", None])
+def test_verify_formats_and_exit_codes(tmp_path: Path, cli, monkeypatch, fmt: str, fail_on: str | None) -> None:
+    _corrupt_run(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = cli("verify", "run", "--format", fmt, *(["--fail-on", fail_on] if fail_on else []))
+    assert result.exit_code == 1, result.output
+    assert "LRV008" in result.stdout
+    if fmt == "sarif":
+        doc = json.loads(result.stdout)
+        validate(doc)
+        (res,) = doc["runs"][0]["results"]
+        assert res["ruleId"] == "LRV008" and res["level"] == "error"
+        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri == "run/model-05.keras"
+        assert "LRV008" in {r["id"] for r in doc["runs"][0]["tool"]["driver"]["rules"]}
+    elif fmt == "github":
+        assert result.stdout.startswith("::error file=run/model-05.keras,title=LRV008 unreadable-checkpoint::")
+        assert result.stdout.count("\n") == 1
+    elif fmt == "json":
+        doc = json.loads(result.stdout)
+        assert list(doc) == ["target", "checkpoints", "findings", "replay"]  # contract untouched
+
+
+def test_verify_of_a_single_file_points_at_it(tmp_path: Path, cli, monkeypatch) -> None:
+    _corrupt_run(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = cli("verify", "run/model-05.keras", "--format", "github")
+    assert result.stdout.startswith("::error file=run/model-05.keras,")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_verify_usage_errors_are_exit_2(tmp_path: Path, cli, fmt: str) -> None:
+    assert cli("verify", str(tmp_path / "missing"), "--format", fmt).exit_code == 2
+    (tmp_path / "empty").mkdir()
+    assert cli("verify", str(tmp_path / "empty"), "--format", fmt).exit_code == 2
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "github"])
+@pytest.mark.parametrize("fail_on", ["error", "warning", "info", None])
+@pytest.mark.parametrize("severity", [Severity.ERROR, Severity.WARNING, Severity.INFO])
+def test_verify_fail_on_matrix(tmp_path: Path, cli, monkeypatch, fmt: str, fail_on: str | None,
+                               severity: Severity) -> None:
+    """Every severity against every threshold, through the real verify command; the engine is
+    stubbed because no fixture checkpoint yields an info or warning without TensorFlow."""
+    from lraudit.verify.analyze import RunResult
+    from lraudit.verify.engine import VerifyResult
+
+    def fake_verify(target, options=None):
+        run = RunResult(run_dir=target, display=".", rows=[object()],
+                        findings=[verify_finding(severity=severity)])
+        return VerifyResult(target=target, runs=[run])
+
+    monkeypatch.setattr("lraudit.verify.engine.verify", fake_verify)
+    result = cli("verify", str(tmp_path), "--format", fmt, *(["--fail-on", fail_on] if fail_on else []))
+    assert result.exit_code == (1 if severity >= THRESHOLDS[fail_on] else 0), result.output
+    assert "LRV001" in result.stdout  # shown even when below the threshold

@@ -23,8 +23,10 @@ def _fail(target: str, reason: str) -> None:
 
 @click.command("verify", epilog=_EPILOG)
 @click.argument("target", type=click.Path())
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format; json follows DESIGN.md's verify object.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]),
+              default="text", show_default=True,
+              help="Output format; json follows DESIGN.md's verify object, sarif and github are "
+                   "the shared CI formats (lraudit.report).")
 @click.option("--schedule", "schedule_spec", metavar="SPEC",
               help='Expected schedule: a Keras-style call such as "ExponentialDecay('
                    'initial_learning_rate=0.1, decay_steps=1000, decay_rate=0.96)", a constant '
@@ -91,6 +93,12 @@ def verify_command(target: str, output_format: str, schedule_spec: str | None,
 
     if output_format == "json":
         text = render.render_json(result)
+    elif output_format in ("sarif", "github"):
+        from lraudit.report import render as render_report  # noqa: PLC0415
+
+        # checkpoint paths are relative to the target directory (a file target: its directory)
+        root = target if os.path.isdir(target) else os.path.dirname(target)
+        text = render_report(result.findings, output_format, kind="verify", root=root or None)
     else:
         from lraudit.report.text import use_colour  # noqa: PLC0415
 
