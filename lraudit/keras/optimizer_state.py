@@ -40,10 +40,15 @@ class OptimizerSnapshot:
 
 
 def to_float(value: Any) -> float:
-    """Tensors, Keras variables and numpy scalars all become a Python float."""
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    return float(value)
+    """Tensors, Keras variables and numpy scalars all become a Python float.
+
+    `float()` first: it works for TF, JAX and torch scalars (even on a GPU, where torch's
+    `.numpy()` refuses); `.numpy()` for objects without `__float__`.
+    """
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float(value.numpy())
 
 
 def unwrap(optimizer: Any) -> tuple[Any, Any | None]:
