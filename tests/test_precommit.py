@@ -218,3 +218,31 @@ def test_try_repo_from_the_checkout(tmp_path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "bad.py:4:1: LR001" in output and "good.py" not in output.split("Failed", 1)[1]
+
+
+def test_ci_docs_use_real_hooks_and_options() -> None:
+    """docs/ci.md's YAML parses, names hooks that exist, and every lraudit command it shows
+    parses with the real CLI (an option renamed in code would otherwise rot in the docs)."""
+    import re
+    import shlex
+
+    import yaml
+
+    from lraudit.cli import main
+
+    doc = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    hooks = {h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    assert hooks == {"lraudit", "lraudit-fix"}
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    assert len(blocks) >= 4
+    for block in blocks:
+        yaml.safe_load(block)
+    used = set(re.findall(r"- id: ([\w-]+)", doc))
+    assert used and used <= hooks
+    code = "\n".join(re.findall(r"```(?:bash|yaml)\n(.*?)```", doc, re.S))
+    commands = re.findall(r"\blraudit (?:scan|verify)\b[^\n]*", code)
+    assert len(commands) >= 8
+    for line in commands:
+        args = shlex.split(line.split("||")[0].split("#")[0])[1:]
+        command = main.get_command(None, args[0])
+        command.make_context(args[0], args[1:])  # raises on an unknown option or bad choice
