@@ -107,8 +107,10 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
                    err=True)
         sys.exit(2 if run.errors else 0)
     findings, hidden = baseline.new_findings(run.findings, known) if known else (run.findings, 0)
-    if run.diffs:
+    if run.diffs:  # --diff: on stdout only where it cannot corrupt a machine-readable report
         click.echo("".join(run.diffs), nl=False, err=fmt != "text" or bool(output_file))
+    if run.fixed:
+        click.echo(f"lraudit: fixed {run.fixed} finding{'s' if run.fixed != 1 else ''}", err=True)
     if statistics:
         report = render_statistics(findings, fmt)
     else:

@@ -387,3 +387,25 @@ def test_verify_fail_on_matrix(tmp_path: Path, cli, monkeypatch, fmt: str, fail_
     result = cli("verify", str(tmp_path), "--format", fmt, *(["--fail-on", fail_on] if fail_on else []))
     assert result.exit_code == (1 if severity >= THRESHOLDS[fail_on] else 0), result.output
     assert "LRV001" in result.stdout  # shown even when below the threshold
+
+
+# --- fix options reach the engine; diffs never corrupt a machine-readable report ---------------
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_fix_options_and_diff_placement(cli, monkeypatch, fmt: str) -> None:
+    seen = {}
+    diff = "--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-old\n+new\n"
+
+    def fake_run_scan(options, cfg):
+        seen.update(fix=options.fix, unsafe=options.unsafe_fixes, diff=options.diff)
+        return ScanRun(findings=[finding(Severity.INFO)], files_checked=1, diffs=[diff], fixed=2)
+
+    monkeypatch.setattr("lraudit.scan.api.run_scan", fake_run_scan)
+    result = cli("scan", "train.py", "--fix", "--unsafe-fixes", "--diff", "--format", fmt)
+    assert seen == {"fix": True, "unsafe": True, "diff": True}
+    assert result.exit_code == 0  # only an info finding is left
+    assert "lraudit: fixed 2 findings" in result.stderr
+    if fmt == "text":
+        assert result.stdout.startswith(diff)
+    else:
+        assert diff in result.stderr and diff not in result.stdout
