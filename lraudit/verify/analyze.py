@@ -110,6 +110,7 @@ def analyze_run(run_dir: str, display: str, infos: list[CheckpointInfo], options
 
     for row in readable:
         row.lr = _rate_applied(row.info)
+        _normalize_position(row.info, result.steps_per_epoch)
 
     _no_optimizer(readable, findings)
     _restarts_and_ahead(result, readable, findings)
@@ -205,6 +206,18 @@ def infer_steps_per_epoch(infos: list[CheckpointInfo]) -> int | None:
     if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
         return None
     return ranked[0][0]
+
+
+def _normalize_position(info: CheckpointInfo, spe: int | None) -> None:
+    """`2 epochs + 4 batches` is `3 epochs` once steps per epoch is known (tf-keras backups
+    record the last batch index even at epoch ends)."""
+    pos = info.position
+    if pos is None or not spe or pos.batches < spe:
+        return
+    pos.epochs += pos.batches // spe
+    if pos.alt_batches is not None:
+        pos.alt_batches -= (pos.batches // spe) * spe
+    pos.batches %= spe
 
 
 def _rate_applied(info: CheckpointInfo) -> float | None:
