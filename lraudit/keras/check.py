@@ -24,6 +24,12 @@ RESTART_FIX = (
     " if you must compile first, call model.optimizer.build(model.trainable_variables) before"
     " load_weights()"
 )
+CUSTOM_LOOP_RESTART = (
+    "Likely cause: the tf.train.Checkpoint does not hold the optimizer that apply_gradients()"
+    " uses, the restore was partial (expect_partial() hides that), or a new optimizer was"
+    " created after the restore. Fix: put the optimizer object itself in the checkpoint, and"
+    " call status.assert_existing_objects_matched() on what restore() returns"
+)
 SKIPPED_LOAD_FIX = (
     "call model.optimizer.build(model.trainable_variables) between compile() and"
     " load_weights(), or resume with keras.saving.load_model(path) from a .keras file"
@@ -112,6 +118,8 @@ def schedule_restarted(snap: OptimizerSnapshot, pos: Position, expected_rate: Ra
                 f' ("{snap.skipped_load_warning}"): load_weights() ran into a compiled but unbuilt'
                 f" optimizer. Fix: {SKIPPED_LOAD_FIX}."
             )
+        elif pos.initial_epoch is None:
+            cause = f" {CUSTOM_LOOP_RESTART}."
         else:
             cause = f" Likely cause: {RESTART_CAUSES}. Fix: {RESTART_FIX}."
         return Finding(
@@ -137,7 +145,10 @@ def schedule_restarted(snap: OptimizerSnapshot, pos: Position, expected_rate: Ra
         " ResumeGuard(steps_per_epoch=<the original value>) if that is intended), or the"
         f" optimizer was reset earlier in the run. If it was reset: {RESTART_FIX}."
         if pos.initial_epoch is not None
-        else f" Likely cause: {RESTART_CAUSES}. Fix: {RESTART_FIX}."
+        else " Likely cause: the checkpoint restored is older than expected_step says, or"
+        " expected_step counts something other than raw optimizer steps (under Keras 3 gradient"
+        " accumulation the counter counts micro-batches). Fix: restore the checkpoint written at"
+        " that step, or derive expected_step from a step saved with the checkpoint."
     )
     return Finding(
         code="LRV002",
@@ -152,7 +163,15 @@ def schedule_restarted(snap: OptimizerSnapshot, pos: Position, expected_rate: Ra
 def lr_mismatch(
     snap: OptimizerSnapshot, pos: Position, step_due: int, actual: float, expected: float, user_schedule: bool
 ) -> Finding:
-    if step_due != snap.step:
+    if step_due != snap.step and pos.initial_epoch is None:
+        cause = (
+            f" The step counter is {snap.step - step_due} steps ahead: {_where(pos)}. Likely"
+            " cause: the optimizer carries state from another run or checkpoint (an unintended"
+            " restore), or expected_step counts something other than raw optimizer steps. Fix:"
+            " restore the checkpoint that matches expected_step, or build a fresh optimizer for a"
+            " fresh run."
+        )
+    elif step_due != snap.step:
         cause = (
             f" The step counter is {snap.step - step_due} steps ahead: {_where(pos)}. Likely"
             " cause: a Keras 3 BackupAndRestore with an integer save_freq restored a mid-epoch"

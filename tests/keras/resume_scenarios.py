@@ -171,6 +171,10 @@ def tf_keras_cases(results):
     _, legacy_path = train_and_save("legacy", keras.optimizers.legacy.Adam(schedule()), suffix=".h5")
     results["legacy_optimizer"] = attempt(load(legacy_path), expected_schedule=schedule())
 
+    # The legacy `decay=` argument: rate = lr / (1 + decay * step), applied by the optimizer.
+    _, decay_path = train_and_save("decay", keras.optimizers.legacy.SGD(0.1, decay=0.05), suffix=".h5")
+    results["legacy_decay"] = attempt(load(decay_path), expected_schedule=lambda step: 0.1 / (1 + 0.05 * step))
+
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         _, mp_path = train_and_save("mixed", keras.optimizers.Adam(schedule()))

@@ -171,6 +171,10 @@ def test_check_resume_returns_the_state_or_raises():
         check_resume(FakeOptimizer(0, Halving()), expected_step=12)
     assert err.value.code == "LRV002" and isinstance(err.value, RuntimeError)
     assert str(err.value).startswith("LRV002 schedule-restarted: ")
+    assert "the caller expects step 12" in str(err.value) and "tf.train.Checkpoint" in str(err.value)
+    with pytest.raises(ResumeMismatch) as err:
+        check_resume(FakeOptimizer(5, Halving()), expected_step=0)  # an unintended restore
+    assert err.value.code == "LRV003" and "another run" in str(err.value)
     with pytest.raises(ResumeMismatch) as err:
         check_resume(FakeOptimizer(12, 0.01), expected_step=12, schedule=0.02)
     assert err.value.code == "LRV003"
