@@ -1,0 +1,56 @@
+"""The fast path never imports TensorFlow or Keras, and the CLI's import stays light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from verify_helpers import ROOT, make_checkpoints
+
+PROBE = """
+import json, sys
+from lraudit.cli import main
+try:
+    main([*sys.argv[1:], "--format", "json"], prog_name="lraudit", standalone_mode=False)
+except SystemExit:
+    pass
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras", "jax", "torch"))
+print(json.dumps({"heavy": heavy, "h5py": "h5py" in sys.modules}))
+"""
+
+
+def _probe(*args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_verify_on_real_checkpoints_imports_no_tensorflow(runs_dir, manifests):
+    # .keras, legacy .h5, TF object checkpoints and SavedModels: every reader family
+    for name in ("k3_keras_recompile", "k3_h5_recompile", "k3_tfckpt_resume_ok", "k3_savedmodel_ok"):
+        if name not in manifests:
+            continue
+        result = _probe("verify", str(runs_dir / name))
+        assert result["heavy"] == [], f"{name}: {result['heavy']}"
+        assert result["h5py"] or name in ("k3_tfckpt_resume_ok", "k3_savedmodel_ok")
+
+
+def test_import_cli_and_verify_command_is_light():
+    code = ("import sys, lraudit.cli, lraudit.verify.command; "
+            "bad = [m for m in ('tensorflow', 'keras', 'h5py', 'numpy') if m in sys.modules]; "
+            "print(','.join(bad))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
+
+
+def test_generator_module_imports_without_tensorflow():
+    # the tests parametrize over its registry at collection time
+    assert "k3_keras_recompile" in make_checkpoints.RUNS
+    code = (f"import importlib.util, sys; s = importlib.util.spec_from_file_location('m', r'{ROOT}/fixtures/make_checkpoints.py'); "
+            "m = importlib.util.module_from_spec(s); sys.modules['m'] = m; s.loader.exec_module(m); "
+            "print('tensorflow' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
