@@ -1,13 +1,16 @@
 """Per-step cost of ResumeGuard: the same fit() with and without the guard.
 
-    python benchmarks/guard_overhead.py [--steps-per-epoch 256] [--epochs 5] [--repeats 9]
+    python benchmarks/guard_overhead.py [--steps-per-epoch 256] [--epochs 2] [--rounds 15]
 
-One small model (Dense 16 -> 32 -> 1, batch 8) is trained in alternating fits, guarded and
-bare, on the same model so both pay the same graph tracing (a warm-up fit pays it first).
-Each fit continues the run with a correct initial_epoch, so the guard's check passes and
-its trace line is written, fsync included, at every epoch end: the guard's whole cost.
-Reports the median time per step of each, their difference, and the guard's fixed costs
-(the resume check and one trace append) timed on their own.
+One small model (Dense 16 -> 32 -> 1, batch 8) is trained in rounds of three fits on the same
+model, in a rotating order: bare, guarded without a trace, guarded with a trace (one line,
+fsync included, per epoch).  Every fit continues the run with a correct initial_epoch, so the
+guard's check passes as in a real resume.  A warm-up fit pays the graph tracing first.
+
+Shared machines make single timings noisy, so the estimate is the median over rounds of the
+*paired* difference (guarded minus bare fit of the same round), per step, on the wall clock
+and on the process CPU clock (the CPU clock ignores time spent waiting for other jobs).
+The fixed costs (the check, one trace append) are also timed on their own.
 """
 
 from __future__ import annotations
@@ -22,18 +25,25 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+KINDS = ("bare", "guard", "guard+trace")
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps-per-epoch", type=int, default=256)
-    parser.add_argument("--epochs", type=int, default=5, help="epochs per timed fit()")
-    parser.add_argument("--repeats", type=int, default=9, help="timed fits of each kind")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per timed fit()")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds of one fit of each kind")
     args = parser.parse_args()
 
     import tensorflow as tf
 
     # One thread each: the tiny model gains nothing from more, and a single-threaded fit is
-    # far less disturbed by other processes on a shared machine.
+    # less disturbed by other processes on a shared machine.
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
@@ -53,28 +63,35 @@ def main() -> None:
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
 
     trace_dir = tempfile.mkdtemp(prefix="lraudit-bench-")
+    steps = args.epochs * args.steps_per_epoch
     done = 0
 
-    def timed_fit(guarded: bool) -> tuple[float, float]:
+    def callbacks_for(kind: str) -> list:
+        if kind == "bare":
+            return []
+        guard = ResumeGuard(expected_schedule=schedule, trace_dir=trace_dir if kind == "guard+trace" else None)
+        return [guard]
+
+    def timed_fit(kind: str) -> tuple[float, float]:
         """(wall seconds, process CPU seconds) per step."""
         nonlocal done
-        callbacks = [ResumeGuard(expected_schedule=schedule, trace_dir=trace_dir)] if guarded else []
+        callbacks = callbacks_for(kind)
         wall, cpu = time.perf_counter(), time.process_time()
         model.fit(x, y, batch_size=batch, epochs=done + args.epochs, initial_epoch=done, shuffle=False, verbose=0, callbacks=callbacks)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         done += args.epochs
-        steps = args.epochs * args.steps_per_epoch
+        if callbacks:
+            assert callbacks[0].findings == [], callbacks[0].findings
         return wall / steps, cpu / steps
 
-    timed_fit(True)  # warm-up: tracing, and one guarded fit to prove the check passes
-    timed_fit(False)
-    runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
-    for i in range(args.repeats):
-        # Alternate which kind goes first so drift on a shared machine hits both alike.
-        for kind in ((False, True) if i % 2 == 0 else (True, False)):
+    for kind in KINDS:  # warm-up: tracing, and a first check that every kind passes
+        timed_fit(kind)
+    runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in KINDS}
+    for r in range(args.rounds):
+        for kind in KINDS[r % 3 :] + KINDS[: r % 3]:  # rotate so drift hits every kind alike
             runs[kind].append(timed_fit(kind))
 
-    def fixed_cost(fn, n=50) -> float:
+    def fixed_cost(fn, n: int = 50) -> float:
         start = time.perf_counter()
         for _ in range(n):
             fn()
@@ -83,31 +100,37 @@ def main() -> None:
     check_s = fixed_cost(lambda: snapshot(model.optimizer))
     append_s = fixed_cost(lambda: append_record(os.path.join(trace_dir, "append.jsonl"), TraceRecord(1, 1, 0.1, time.time())))
 
-    steps = args.epochs * args.steps_per_epoch
     print("## ResumeGuard overhead\n")
     print(
         f"Command: `python benchmarks/guard_overhead.py --steps-per-epoch {args.steps_per_epoch}"
-        f" --epochs {args.epochs} --repeats {args.repeats}`\n"
+        f" --epochs {args.epochs} --rounds {args.rounds}`\n"
     )
     print(
         f"Keras {keras.__version__} ({keras.backend.backend()} backend), TensorFlow {tf.__version__},"
-        f" {os.cpu_count()} CPU cores, one TF thread; {steps} steps per timed fit(), {args.repeats}"
-        " fits of each kind, alternating.\n"
+        f" {os.cpu_count()} CPU cores, one TF thread; Dense 16->32->1, batch 8; {steps} steps per"
+        f" timed fit(), {args.rounds} rounds of one fit of each kind in rotating order.\n"
     )
-    print("| clock, statistic | bare fit(), per step | with ResumeGuard | difference |")
-    print("|---|---|---|---|")
-    for index, clock in ((0, "wall"), (1, "process CPU")):
-        for name, stat in (("median", statistics.median), ("min", min)):
-            bare = stat(r[index] for r in runs[False])
-            guard = stat(r[index] for r in runs[True])
-            diff = guard - bare
-            print(f"| {clock}, {name} | {bare * 1e6:.1f} us | {guard * 1e6:.1f} us | {diff * 1e6:+.2f} us ({diff / bare:+.2%}) |")
-    walls = [r[0] for r in runs[False]]
+    print("| fit() | wall per step, median | CPU per step, median | paired difference vs bare, wall: median [IQR] | paired difference, CPU: median [IQR] |")
+    print("|---|---|---|---|---|")
+    for kind in KINDS:
+        wall = statistics.median(w for w, _ in runs[kind])
+        cpu = statistics.median(c for _, c in runs[kind])
+        cells = [f"{wall * 1e6:.1f} us", f"{cpu * 1e6:.1f} us"]
+        if kind == "bare":
+            cells += ["", ""]
+        else:
+            for index in (0, 1):
+                diffs = [g[index] - b[index] for g, b in zip(runs[kind], runs["bare"])]
+                med, (q1, q3) = statistics.median(diffs), quartiles(diffs)
+                base = statistics.median(b[index] for b in runs["bare"])
+                cells.append(f"{med * 1e6:+.2f} us ({med / base:+.2%}) [{q1 * 1e6:+.1f}, {q3 * 1e6:+.1f}]")
+        print(f"| {kind} | " + " | ".join(cells) + " |")
+    walls = [w for w, _ in runs["bare"]]
     print(f"\nRun-to-run spread of the bare fits (wall, max-min over median): {(max(walls) - min(walls)) / statistics.median(walls):.1%}.")
     print(
         f"Fixed costs, timed alone: the resume check {check_s * 1e3:.2f} ms once per fit(); one trace line"
-        f" (append + fsync) {append_s * 1e3:.2f} ms per epoch, i.e. {append_s / args.steps_per_epoch * 1e6:.2f} us"
-        f" per step at {args.steps_per_epoch} steps per epoch. No per-batch hook is installed."
+        f" (append + fsync) {append_s * 1e3:.2f} ms once per epoch, which is {append_s / args.steps_per_epoch * 1e6:.2f} us"
+        f" per step at {args.steps_per_epoch} steps per epoch. The guard installs no per-batch hook."
     )
 
 

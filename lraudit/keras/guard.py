@@ -176,19 +176,23 @@ class ResumeGuard:
         if not self._pending:
             return
         self._pending = False
-        self.findings = self._check(int(epoch))
+        try:
+            self.findings = self._check(int(epoch))
+        except Exception as exc:  # an optimizer we cannot read: say so, never break training
+            warnings.warn(f"lraudit: ResumeGuard could not read the optimizer ({exc!r}); this resume was not checked", stacklevel=2)
+            return
         report(self.findings, self.on_mismatch, stacklevel=4)
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         if self.trace_path is None:
             return
-        optimizer = self.model.optimizer
-        step = raw_step(optimizer)
-        record = TraceRecord(epoch=int(epoch) + 1, step=step, lr=current_rate(optimizer, step), time=time.time())
         try:
+            optimizer = self.model.optimizer
+            step = raw_step(optimizer)
+            record = TraceRecord(epoch=int(epoch) + 1, step=step, lr=current_rate(optimizer, step), time=time.time())
             append_record(self.trace_path, record)
-        except OSError as exc:  # the trace is evidence, never a reason to stop training
-            warnings.warn(f"lraudit: cannot write the learning-rate trace {self.trace_path}: {exc}; tracing stops", stacklevel=2)
+        except Exception as exc:  # the trace is evidence, never a reason to stop training
+            warnings.warn(f"lraudit: cannot write the learning-rate trace {self.trace_path} ({exc!r}); tracing stops", stacklevel=2)
             self.trace_path = None
 
     # -- internals ----------------------------------------------------------------------

@@ -338,6 +338,23 @@ def test_a_guard_built_for_tf_keras_refuses_a_keras3_model(monkeypatch):
         fit(build(keras.optimizers.Adam(0.01)), 1, callbacks=[guard])
 
 
+def test_an_unreadable_optimizer_or_trace_warns_and_never_breaks_training(tmp_path):
+    class Opaque:  # an optimizer the guard cannot introspect
+        name = "opaque"
+
+    class FakeModel:
+        optimizer = Opaque()
+
+    guard = ResumeGuard(trace_dir=str(tmp_path))
+    guard.set_model(FakeModel())
+    guard.on_train_begin()
+    with pytest.warns(UserWarning, match="this resume was not checked"):
+        guard.on_epoch_begin(2)
+    with pytest.warns(UserWarning, match="tracing stops"):
+        guard.on_epoch_end(2)
+    assert guard.trace_path is None
+
+
 # -- custom training loops -----------------------------------------------------------------
 
 
