@@ -232,3 +232,23 @@ def assess(
     if expected is None or not rates_differ(snap.rate, expected, rtol):
         return []
     return [lr_mismatch(snap, pos, step_due, snap.rate, expected, user_schedule)]
+
+
+def lr_callback_with_schedule(callback_names: list[str], schedule: str) -> Finding:
+    """A rate-setting callback next to a schedule: a crash in Keras 3 (for ReduceLROnPlateau
+    only after a whole epoch has trained), silently ignored in Keras 2.11+ (hazard 10)."""
+    names = " and ".join(sorted(set(callback_names)))
+    return Finding(
+        code="LR202",
+        name="lr-callback-with-schedule",
+        severity=Severity.ERROR,
+        message=(
+            f"{names} is in the callbacks but the optimizer's learning rate is a {schedule}"
+            " schedule: Keras 3 raises TypeError when the callback sets the rate"
+            " (ReduceLROnPlateau only after the first epoch has trained), and Keras 2.11+ and"
+            " tf_keras silently ignore the callback. Fix: drop the callback, or give the optimizer"
+            " a float learning rate and let the callback set it."
+        ),
+        expected=None,
+        actual=schedule,
+    )

@@ -25,12 +25,13 @@ from typing import Any
 
 from lraudit.findings import Finding
 from lraudit.keras import flavour as flavours
-from lraudit.keras.check import Position, assess
+from lraudit.keras.check import Position, assess, lr_callback_with_schedule
 from lraudit.keras.errors import ResumeMismatch, ResumeMismatchWarning
-from lraudit.keras.optimizer_state import current_rate, expected_rate_fn, raw_step, snapshot
+from lraudit.keras.optimizer_state import current_rate, expected_rate_fn, raw_step, schedule_name, snapshot
 from lraudit.keras.trace import TRACE_FILENAME, TraceRecord, append_record
 
 ON_MISMATCH = ("raise", "warn")
+LR_CALLBACKS = ("LearningRateScheduler", "ReduceLROnPlateau")
 _CONCRETE: dict[str, type] = {}
 
 
@@ -45,6 +46,11 @@ def report(findings: list[Finding], on_mismatch: str, stacklevel: int = 3) -> No
 
 def _class_names(obj: Any) -> set[str]:
     return {cls.__name__ for cls in type(obj).__mro__}
+
+
+def lr_callbacks(callbacks: list[Any]) -> list[str]:
+    """Names of the callbacks in the list that write the optimizer's rate."""
+    return [name for cb in callbacks for name in LR_CALLBACKS if name in _class_names(cb)]
 
 
 def default_trace_dir(callbacks: list[Any]) -> str | None:
@@ -152,6 +158,7 @@ class ResumeGuard:
         self.trace_path: str | None = None
         self.findings: list[Finding] = []
         self._pending = False
+        self._lr_callbacks: list[str] = []
 
     # -- Keras hooks --------------------------------------------------------------------
 
@@ -170,7 +177,9 @@ class ResumeGuard:
     def on_train_begin(self, logs: Any = None) -> None:
         self._pending = True
         self.findings = []
-        self.trace_path = self._resolve_trace_path(sys._getframe(1))
+        siblings = sibling_callbacks(self, sys._getframe(1))
+        self._lr_callbacks = lr_callbacks(siblings)
+        self.trace_path = self._resolve_trace_path(siblings)
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         if not self._pending:
@@ -197,10 +206,10 @@ class ResumeGuard:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _resolve_trace_path(self, caller: Any) -> str | None:
+    def _resolve_trace_path(self, siblings: list[Any]) -> str | None:
         if not _is_chief(self.model):
             return None  # multi-worker: only the chief writes, like ModelCheckpoint
-        directory = self.trace_dir or default_trace_dir(sibling_callbacks(self, caller))
+        directory = self.trace_dir or default_trace_dir(siblings)
         return None if directory is None else os.path.join(directory, TRACE_FILENAME)
 
     def _steps_per_epoch(self) -> int | None:
@@ -233,10 +242,14 @@ class ResumeGuard:
             steps_per_epoch=spe,
             initial_step=initial_step,
         )
-        return assess(
+        findings = assess(
             snap,
             position,
             expected_rate_fn(self.expected_schedule, snap),
             user_schedule=self.expected_schedule is not None,
             rtol=self.rtol,
         )
+        schedule = schedule_name(optimizer) if self._lr_callbacks else None
+        if schedule is not None:
+            findings.append(lr_callback_with_schedule(self._lr_callbacks, schedule))
+        return findings

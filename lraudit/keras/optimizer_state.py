@@ -89,6 +89,12 @@ def _rate_source(inner: Any) -> Any:
     return inner.learning_rate
 
 
+def schedule_name(optimizer: Any) -> str | None:
+    """The class name of the optimizer's LearningRateSchedule, None for a plain rate."""
+    source = _rate_source(unwrap(optimizer)[0])
+    return type(source).__name__ if is_schedule(source) else None
+
+
 def own_rate_fn(optimizer: Any) -> tuple[RateFn, bool]:
     """The optimizer's rate as a function of the raw step, and whether it is a schedule.
 

@@ -288,6 +288,17 @@ def test_reduce_lr_on_plateau_resume_passes(tmp_path):
     assert (last.epoch, last.step) == (3, 12) and np.isclose(last.lr, 0.005)
 
 
+def test_lr_callback_next_to_a_schedule_is_stopped_before_an_epoch_is_wasted():
+    # Keras 3 itself would raise TypeError only at the end of the first epoch.
+    model = build(keras.optimizers.Adam(schedule()))
+    before = weights(model)
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss")
+    with pytest.raises(ResumeMismatch) as err:
+        fit(model, 2, callbacks=[ResumeGuard(), plateau])
+    assert err.value.code == "LR202" and "ExponentialDecay" in str(err.value)
+    assert step_of(model) == 0 and all(np.array_equal(a, b) for a, b in zip(before, weights(model)))
+
+
 def test_mixed_precision_resume_passes_and_a_reset_is_still_stopped(tmp_path):
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
