@@ -258,3 +258,19 @@ def test_cli_usage_errors(tmp_path):
     assert missing_module.exit_code == 2 and "no such file" in missing_module.stderr
     assert run_verify(run, "--steps-per-epoch", "0").exit_code == 2
     assert run_verify(run, "--custom-objects", "mylab.schedules").exit_code == 1
+
+
+# ------------------------------------------------------------------------------ rule pages
+
+
+@pytest.mark.parametrize("code", sorted(__import__("lraudit.verify.codes", fromlist=["CODES"]).CODES))
+def test_every_code_has_a_rule_page(code):
+    from lraudit.verify.codes import CODES, rule_page
+
+    page = rule_page(code)
+    name, severity = CODES[code]
+    assert page is not None, f"lraudit/verify/rules/{code}.md is missing"
+    assert page.startswith(f"# {code} {name}\n")
+    assert f"**Severity:** {severity}" in page
+    for heading in ("## What it finds", "## Why it matters", "## What to do"):
+        assert heading in page
