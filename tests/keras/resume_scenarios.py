@@ -162,6 +162,11 @@ def tf_keras_cases(results):
         load(lrs_path), callbacks=[keras.callbacks.LearningRateScheduler(halve)], trace_dir=os.path.join(WORKDIR, "lrs-trace")
     )
 
+    # tf_keras would silently ignore the scheduler here; the guard stops it first.
+    results["lr_callback_with_schedule"] = attempt(
+        build(keras.optimizers.Adam(schedule())), initial_epoch=0, callbacks=[keras.callbacks.LearningRateScheduler(halve)]
+    )
+
     def plateau():
         return keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=10.0)
 

@@ -136,6 +136,10 @@ def test_tf_keras_missing_initial_epoch_is_stopped(tf_keras):
     assert stopped(outcome, "LR001") and "initial_epoch=2" in outcome["message"], outcome
 
 
+def test_tf_keras_lr_callback_next_to_a_schedule_is_stopped(tf_keras):
+    assert stopped(tf_keras["lr_callback_with_schedule"], "LR202"), tf_keras["lr_callback_with_schedule"]
+
+
 def test_tf_keras_warn_mode_trains_on(tf_keras):
     outcome = tf_keras["warn_mode"]
     assert outcome["code"] == "LRV002" and not outcome["unchanged"] and outcome["step"] == 4, outcome
