@@ -166,8 +166,9 @@ def _choose_schedule(result: RunResult, readable: list[Row], options: Options,
             "LRV009",
             f"the optimizer uses a custom schedule {registered!r} (module {sched.get('module')!r}); its "
             "rate can only be computed by running its code, so the fast path checked the step "
-            "counter but not the rate. Run verify with --replay and --custom-objects naming the "
-            "module that defines it, or pass the equivalent built-in schedule with --schedule.",
+            "counter but not the rate. To check the rate, pass the equivalent built-in schedule "
+            "with --schedule, or replay real steps (--replay with --custom-objects naming the "
+            "module that defines it, where the replay engine is available).",
             row.info.display, expected=None, actual=sched.get("class_name")))
         _mark(readable, row, "LRV009")
 
