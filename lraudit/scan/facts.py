@@ -79,6 +79,7 @@ class Event:
     """Something the script does to training state, in execution order."""
 
     kind: str  # restore | compile | train | save | lr_write | optimizer_assign | step | build | create | status_check
+    #          | iterations_write | mixed_precision | lr_attr (`<x>.lr` read or written)
     node: cst.CSTNode
     index: int
     scope: str
@@ -88,6 +89,11 @@ class Event:
     conditional: bool = False  # under an existence test or a try
     if_depth: int = 0  # nested inside this many if/else branches
     detail: dict = field(default_factory=dict)
+    # Names visible at the event (enclosing frames merged, innermost wins), so a rule can ask
+    # what an argument spelled as a name was bound to.  Loop: (first object id created in the
+    # innermost enclosing loop, index of its first event), or None outside loops.
+    env: dict[str, frozenset[int]] = field(default_factory=dict)
+    loop_start: tuple[int, int] | None = None
 
     def states(self, ids: frozenset[int] | None = None) -> Iterator[Obj]:
         for i in self.targets if ids is None else ids:
@@ -284,6 +290,7 @@ class _Interpreter:
         self.executed: set[int] = set()  # id() of function defs whose body ran
         self.frames: list[_Frame] = [_Frame("<module>")]
         self.loop_depth = 0
+        self.loops: list[tuple[int, int]] = []  # (next object id, next event index) at each loop entry
         self.if_depth = 0
         self.conditional = 0
         self.next_id = 0
@@ -311,9 +318,38 @@ class _Interpreter:
     def emit(self, kind: str, node: cst.CSTNode, targets: frozenset[int], **detail: object) -> Event:
         event = Event(kind=kind, node=node, index=len(self.events), scope=self.frames[-1].name,
                       targets=targets, objs=dict(self.state.objs), loop_depth=self.loop_depth,
-                      conditional=self.conditional > 0, if_depth=self.if_depth, detail=dict(detail))
+                      conditional=self.conditional > 0, if_depth=self.if_depth, detail=dict(detail),
+                      env=self._visible_env(), loop_start=self.loops[-1] if self.loops else None)
         self.events.append(event)
         return event
+
+    def _visible_env(self) -> dict[str, frozenset[int]]:
+        env: dict[str, frozenset[int]] = {}
+        for outer in self.outer_envs:
+            env.update(outer)
+        env.update(self.state.env)
+        return env
+
+    def peek(self, node: cst.BaseExpression) -> frozenset[int]:
+        """What a name or attribute chain is bound to, without evaluating (no new objects)."""
+        if isinstance(node, cst.Name):
+            return self.lookup(node.value) or frozenset()
+        if isinstance(node, cst.Attribute):
+            out: frozenset[int] = frozenset()
+            for owner in self.peek(node.value):
+                out |= self.state.attrs.get((owner, node.attr.value), frozenset())
+            return out
+        return frozenset()
+
+    def note_lr_attribute(self, node: cst.Attribute, owners: frozenset[int]) -> None:
+        """`<x>.lr`: record who `<x>` is, so LR501 can tell an optimizer from a config object."""
+        base = node.value
+        holder = base.value if isinstance(base, cst.Attribute) and base.attr.value in (
+            "optimizer", "inner_optimizer") else None
+        holder_kinds = frozenset(self.get(i).kind for i in self.peek(holder)) if holder is not None else frozenset()
+        self.emit("lr_attr", node, frozenset(i for i in owners if self.get(i).kind == OPTIMIZER),
+                  via_attribute=holder is not None, holder_kinds=holder_kinds,
+                  holder=source_of(holder) if holder is not None else None)
 
     def closure(self, ids: frozenset[int]) -> frozenset[int]:
         """Objects reachable through checkpoint/list members and model optimizers."""
@@ -374,6 +410,8 @@ class _Interpreter:
     def assign_attr(self, target: cst.Attribute, value: frozenset[int], value_node: cst.BaseExpression | None) -> None:
         owners = self.eval(target.value)
         attr = target.attr.value
+        if attr == "lr":
+            self.note_lr_attribute(target, owners)
         if attr in ("lr", "learning_rate") and self._optimizer_like(target.value, owners):
             opts = self._as_optimizers(target.value, owners)
             self.emit("lr_write", target, opts, value=value, value_node=value_node, style="attribute",
@@ -475,6 +513,8 @@ class _Interpreter:
 
     def attribute(self, node: cst.Attribute, owners: frozenset[int]) -> frozenset[int]:
         attr = node.attr.value
+        if attr == "lr":
+            self.note_lr_attribute(node, owners)
         out: frozenset[int] = frozenset()
         for owner in owners:
             o = self.get(owner)
@@ -681,7 +721,7 @@ class _Interpreter:
             self.set_kind(owners, MODEL)
             callbacks = args.get("callbacks") or (args.get("5") if name == "fit" else None) or frozenset()
             cb_ids = self._flatten(callbacks)
-            self.emit("train", call, owners, method=name, callbacks=cb_ids)
+            self.emit("train", call, owners, method=name, callbacks=cb_ids, args=args)
             for m in owners:
                 self.update(self.get(m).optimizers, opt_built=True)
             backup = [i for i in cb_ids if self.get(i).api == "keras.callbacks.BackupAndRestore"]
@@ -869,10 +909,12 @@ class _Interpreter:
                 self.eval(stmt.test)
             before = self.state.copy()
             self.loop_depth += 1
+            self.loops.append((self.next_id + 1, len(self.events)))
             try:
                 self.block(stmt.body)
             finally:
                 self.loop_depth -= 1
+                self.loops.pop()
             self.state = before.join(self.state)
             if stmt.orelse is not None:
                 self.block(stmt.orelse.body)
