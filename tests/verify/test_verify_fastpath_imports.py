@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 from verify_helpers import ROOT, make_checkpoints
 
@@ -54,3 +57,34 @@ def test_generator_module_imports_without_tensorflow():
             "print('tensorflow' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+BLOCKER = '''
+import sys
+
+class _NoHeavy:
+    """Pretend TensorFlow and Keras are not installed (only h5py + numpy, the verify extra)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+            raise ImportError(f"{name} is blocked for this test")
+        return None
+
+sys.meta_path.insert(0, _NoHeavy())
+'''
+
+
+def test_fast_path_works_with_tensorflow_absent(runs_dir, manifests, tmp_path):
+    if "k3_keras_recompile" not in manifests:
+        pytest.skip("fixture run missing")
+    (tmp_path / "sitecustomize.py").write_text(BLOCKER)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    proc = subprocess.run([sys.executable, "-m", "lraudit.cli", "verify", str(runs_dir / "k3_keras_recompile"),
+                           "--format", "json", "--replay", "0"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [f["code"] for f in report["findings"]] == ["LRV002"]
+    check = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, text=True,
+                           env=env, timeout=60)
+    assert check.returncode != 0  # the blocker really hides TensorFlow

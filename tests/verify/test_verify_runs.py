@@ -130,3 +130,16 @@ def test_single_checkpoint_file_target(runs_dir, manifests):
     assert code == 0
     assert [r["path"] for r in report["checkpoints"]] == ["ep03.keras"]
     assert report["checkpoints"][0]["step"] == 12
+
+
+@pytest.mark.parametrize("name, fail_on, expected", [
+    ("k3_lr_jump", "error", 0),          # LRV005 is a warning
+    ("k3_lr_jump", "warning", 1),
+    ("k3_custom_schedule", "warning", 0),  # LRV009 is info
+    ("k3_custom_schedule", "info", 1),
+    ("k3_keras_resume_ok", "info", 0),
+])
+def test_fail_on(runs_dir, manifests, name, fail_on, expected):
+    manifest = _manifest(manifests, name)
+    result = run_verify(runs_dir / manifest["target"], "--fail-on", fail_on, *manifest["args"])
+    assert result.exit_code == expected
