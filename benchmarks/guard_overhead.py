@@ -60,7 +60,9 @@ def main() -> None:
     x = rng.random((args.steps_per_epoch * batch, 16), dtype=np.float32)
     y = rng.random((args.steps_per_epoch * batch, 1), dtype=np.float32)
     schedule = keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=1000, decay_rate=0.9)
-    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((16,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(1)]
+    )
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
 
     trace_dir = tempfile.mkdtemp(prefix="lraudit-bench-")
@@ -70,7 +72,9 @@ def main() -> None:
     def callbacks_for(kind: str) -> list:
         if kind == "bare":
             return []
-        guard = ResumeGuard(expected_schedule=schedule, trace_dir=trace_dir if kind == "guard+trace" else None)
+        guard = ResumeGuard(
+            expected_schedule=schedule, trace_dir=trace_dir if kind == "guard+trace" else None
+        )
         return [guard]
 
     def timed_fit(kind: str) -> tuple[float, float]:
@@ -78,7 +82,16 @@ def main() -> None:
         nonlocal done
         callbacks = callbacks_for(kind)
         wall, cpu = time.perf_counter(), time.process_time()
-        model.fit(x, y, batch_size=batch, epochs=done + args.epochs, initial_epoch=done, shuffle=False, verbose=0, callbacks=callbacks)
+        model.fit(
+            x,
+            y,
+            batch_size=batch,
+            epochs=done + args.epochs,
+            initial_epoch=done,
+            shuffle=False,
+            verbose=0,
+            callbacks=callbacks,
+        )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         done += args.epochs
         if callbacks:
@@ -104,7 +117,10 @@ def main() -> None:
         best = float("inf")
         for _ in range(5):
             callbacks = keras.callbacks.CallbackList(
-                callbacks_for("guard") if with_guard else [], add_history=True, add_progbar=False, model=model
+                callbacks_for("guard") if with_guard else [],
+                add_history=True,
+                add_progbar=False,
+                model=model,
             )
             callbacks.on_train_begin()
             logs = {"loss": 0.0}
@@ -118,7 +134,11 @@ def main() -> None:
 
     dispatch_bare, dispatch_guard = dispatch_per_batch(False), dispatch_per_batch(True)
     check_s = fixed_cost(lambda: snapshot(model.optimizer))
-    append_s = fixed_cost(lambda: append_record(os.path.join(trace_dir, "append.jsonl"), TraceRecord(1, 1, 0.1, time.time())))
+    append_s = fixed_cost(
+        lambda: append_record(
+            os.path.join(trace_dir, "append.jsonl"), TraceRecord(1, 1, 0.1, time.time())
+        )
+    )
 
     print("## ResumeGuard overhead\n")
     print(
@@ -130,7 +150,9 @@ def main() -> None:
         f" {os.cpu_count()} CPU cores, one TF thread; Dense 16->32->1, batch 8; {steps} steps per"
         f" timed fit(), {args.rounds} rounds of one fit of each kind in rotating order.\n"
     )
-    print("| fit() | wall per step, median | CPU per step, median | paired difference vs bare, wall: median [IQR] | paired difference, CPU: median [IQR] |")
+    print(
+        "| fit() | wall per step, median | CPU per step, median | paired difference vs bare, wall: median [IQR] | paired difference, CPU: median [IQR] |"
+    )
     print("|---|---|---|---|---|")
     for kind in KINDS:
         wall = statistics.median(w for w, _ in runs[kind])
@@ -143,14 +165,18 @@ def main() -> None:
                 diffs = [g[index] - b[index] for g, b in zip(runs[kind], runs["bare"])]
                 med, (q1, q3) = statistics.median(diffs), quartiles(diffs)
                 base = statistics.median(b[index] for b in runs["bare"])
-                cells.append(f"{med * 1e6:+.2f} us ({med / base:+.2%}) [{q1 * 1e6:+.1f}, {q3 * 1e6:+.1f}]")
+                cells.append(
+                    f"{med * 1e6:+.2f} us ({med / base:+.2%}) [{q1 * 1e6:+.1f}, {q3 * 1e6:+.1f}]"
+                )
         print(f"| {kind} | " + " | ".join(cells) + " |")
     print(
         f"\nPer-batch callback dispatch timed alone (best of 5 x 20000 batches): {dispatch_bare * 1e6:.2f} us"
         f" without the guard, {dispatch_guard * 1e6:.2f} us with it: {(dispatch_guard - dispatch_bare) * 1e6:+.2f} us per step."
     )
     walls = [w for w, _ in runs["bare"]]
-    print(f"\nRun-to-run spread of the bare fits (wall, max-min over median): {(max(walls) - min(walls)) / statistics.median(walls):.1%}.")
+    print(
+        f"\nRun-to-run spread of the bare fits (wall, max-min over median): {(max(walls) - min(walls)) / statistics.median(walls):.1%}."
+    )
     print(
         f"Fixed costs, timed alone: the resume check {check_s * 1e3:.2f} ms once per fit(); one trace line"
         f" (append + fsync) {append_s * 1e3:.2f} ms once per epoch, which is {append_s / args.steps_per_epoch * 1e6:.2f} us"

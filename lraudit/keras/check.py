@@ -61,7 +61,10 @@ def _where(pos: Position) -> str:
         return f"the caller expects step {pos.expected_step}"
     text = f"fit() starts at epoch {pos.initial_epoch}"
     if pos.steps_per_epoch and pos.expected_step is not None:
-        text += f" (expected step {pos.expected_step} = {pos.initial_epoch} x {pos.steps_per_epoch} steps per epoch"
+        text += (
+            f" (expected step {pos.expected_step} = {pos.initial_epoch} x"
+            f" {pos.steps_per_epoch} steps per epoch"
+        )
         text += f" + {pos.initial_step})" if pos.initial_step else ")"
     return text
 
@@ -81,7 +84,11 @@ def fit_without_initial_epoch(snap: OptimizerSnapshot, pos: Position) -> Finding
         if pos.steps_per_epoch
         else "the number of epochs already trained"
     )
-    span = f" ({snap.step / pos.steps_per_epoch:g} epochs of {pos.steps_per_epoch} steps)" if pos.steps_per_epoch else ""
+    span = (
+        f" ({snap.step / pos.steps_per_epoch:g} epochs of {pos.steps_per_epoch} steps)"
+        if pos.steps_per_epoch
+        else ""
+    )
     return Finding(
         code="LR001",
         name="fit-without-initial-epoch",
@@ -99,7 +106,9 @@ def fit_without_initial_epoch(snap: OptimizerSnapshot, pos: Position) -> Finding
     )
 
 
-def schedule_restarted(snap: OptimizerSnapshot, pos: Position, expected_rate: RateFn | None) -> Finding:
+def schedule_restarted(
+    snap: OptimizerSnapshot, pos: Position, expected_rate: RateFn | None
+) -> Finding:
     exp_step = pos.expected_step
     rate_now = snap.rate
     rate_due = _safe(expected_rate, exp_step) if exp_step is not None else None
@@ -132,7 +141,9 @@ def schedule_restarted(snap: OptimizerSnapshot, pos: Position, expected_rate: Ra
         )
     behind = (exp_step or 0) - snap.step
     matching = (
-        f"initial_epoch={snap.step // pos.steps_per_epoch}" if pos.steps_per_epoch else "the epoch the checkpoint was written at"
+        f"initial_epoch={snap.step // pos.steps_per_epoch}"
+        if pos.steps_per_epoch
+        else "the epoch the checkpoint was written at"
     )
     what = (
         f"the optimizer's step counter is {snap.step} but {_where(pos)}: the schedule is"
@@ -161,7 +172,12 @@ def schedule_restarted(snap: OptimizerSnapshot, pos: Position, expected_rate: Ra
 
 
 def lr_mismatch(
-    snap: OptimizerSnapshot, pos: Position, step_due: int, actual: float, expected: float, user_schedule: bool
+    snap: OptimizerSnapshot,
+    pos: Position,
+    step_due: int,
+    actual: float,
+    expected: float,
+    user_schedule: bool,
 ) -> Finding:
     if step_due != snap.step and pos.initial_epoch is None:
         cause = (
@@ -175,7 +191,7 @@ def lr_mismatch(
         cause = (
             f" The step counter is {snap.step - step_due} steps ahead: {_where(pos)}. Likely"
             " cause: a Keras 3 BackupAndRestore with an integer save_freq restored a mid-epoch"
-            " backup and re-runs that epoch from its first batch (use save_freq=\"epoch\"), the"
+            ' backup and re-runs that epoch from its first batch (use save_freq="epoch"), the'
             " steps per epoch shrank since the checkpoint (batch size, dataset size, replicas:"
             " pass ResumeGuard(steps_per_epoch=<the original value>) if that is intended), or the"
             " optimizer state came from another run."

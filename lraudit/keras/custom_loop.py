@@ -24,7 +24,9 @@ class ResumeState:
     lr: float | None
 
 
-def check_resume(optimizer: Any, *, expected_step: int, schedule: Any = None, rtol: float = 1e-6) -> ResumeState:
+def check_resume(
+    optimizer: Any, *, expected_step: int, schedule: Any = None, rtol: float = 1e-6
+) -> ResumeState:
     """Raise `ResumeMismatch` unless `optimizer` resumes at `expected_step` with the rate
     `schedule` gives there.
 

@@ -27,7 +27,13 @@ from lraudit.findings import Finding
 from lraudit.keras import flavour as flavours
 from lraudit.keras.check import Position, assess, lr_callback_with_schedule
 from lraudit.keras.errors import ResumeMismatch, ResumeMismatchWarning
-from lraudit.keras.optimizer_state import current_rate, expected_rate_fn, raw_step, schedule_name, snapshot
+from lraudit.keras.optimizer_state import (
+    current_rate,
+    expected_rate_fn,
+    raw_step,
+    schedule_name,
+    snapshot,
+)
 from lraudit.keras.trace import TRACE_FILENAME, TraceRecord, append_record
 
 ON_MISMATCH = ("raise", "warn")
@@ -146,7 +152,11 @@ class ResumeGuard:
         super().__init__()
         if on_mismatch not in ON_MISMATCH:
             raise ValueError(f"on_mismatch must be 'raise' or 'warn', not {on_mismatch!r}")
-        if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or int(steps_per_epoch) != steps_per_epoch or steps_per_epoch <= 0):
+        if steps_per_epoch is not None and (
+            isinstance(steps_per_epoch, bool)
+            or int(steps_per_epoch) != steps_per_epoch
+            or steps_per_epoch <= 0
+        ):
             raise ValueError(f"steps_per_epoch must be a positive integer, not {steps_per_epoch!r}")
         if not rtol >= 0:
             raise ValueError(f"rtol must be >= 0, not {rtol!r}")
@@ -171,7 +181,9 @@ class ResumeGuard:
                 if theirs == flavours.TF_KERAS
                 else "unset TF_USE_LEGACY_KERAS"
             )
-            raise TypeError(f"this ResumeGuard was built for {mine} but the model is a {theirs} model: {hint}")
+            raise TypeError(
+                f"this ResumeGuard was built for {mine} but the model is a {theirs} model: {hint}"
+            )
         super().set_model(model)
 
     def on_train_begin(self, logs: Any = None) -> None:
@@ -188,7 +200,11 @@ class ResumeGuard:
         try:
             self.findings = self._check(int(epoch))
         except Exception as exc:  # an optimizer we cannot read: say so, never break training
-            warnings.warn(f"lraudit: ResumeGuard could not read the optimizer ({exc!r}); this resume was not checked", stacklevel=2)
+            warnings.warn(
+                f"lraudit: ResumeGuard could not read the optimizer ({exc!r});"
+                " this resume was not checked",
+                stacklevel=2,
+            )
             return
         report(self.findings, self.on_mismatch, stacklevel=4)
 
@@ -198,10 +214,16 @@ class ResumeGuard:
         try:
             optimizer = self.model.optimizer
             step = raw_step(optimizer)
-            record = TraceRecord(epoch=int(epoch) + 1, step=step, lr=current_rate(optimizer, step), time=time.time())
+            record = TraceRecord(
+                epoch=int(epoch) + 1, step=step, lr=current_rate(optimizer, step), time=time.time()
+            )
             append_record(self.trace_path, record)
         except Exception as exc:  # the trace is evidence, never a reason to stop training
-            warnings.warn(f"lraudit: cannot write the learning-rate trace {self.trace_path} ({exc!r}); tracing stops", stacklevel=2)
+            warnings.warn(
+                f"lraudit: cannot write the learning-rate trace {self.trace_path} ({exc!r});"
+                " tracing stops",
+                stacklevel=2,
+            )
             self.trace_path = None
 
     # -- internals ----------------------------------------------------------------------

@@ -129,7 +129,11 @@ def overflow_slack(optimizer: Any, step: int) -> int:
     tf_keras counts skipped steps, and has no `dynamic_scale`, so it gets 0.
     """
     _, wrapper = unwrap(optimizer)
-    if wrapper is None or not hasattr(wrapper, "dynamic_scale") or not hasattr(wrapper, "step_counter"):
+    if (
+        wrapper is None
+        or not hasattr(wrapper, "dynamic_scale")
+        or not hasattr(wrapper, "step_counter")
+    ):
         return 0
     try:
         current = to_float(wrapper.dynamic_scale)
@@ -163,7 +167,12 @@ def skipped_load_warning(optimizer: Any) -> str | None:
         if not registry:
             continue
         for key in list(registry):
-            if isinstance(key, tuple) and key and isinstance(key[0], str) and key[0].startswith(prefix):
+            if (
+                isinstance(key, tuple)
+                and key
+                and isinstance(key[0], str)
+                and key[0].startswith(prefix)
+            ):
                 return key[0].strip()
     return None
 

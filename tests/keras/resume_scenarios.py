@@ -32,7 +32,13 @@ if FLAVOUR == "tf_keras":
 else:
     import keras
 
-from lraudit.keras import TRACE_FILENAME, ResumeGuard, ResumeMismatch, ResumeMismatchWarning, read_trace  # noqa: E402
+from lraudit.keras import (
+    TRACE_FILENAME,
+    ResumeGuard,
+    ResumeMismatch,
+    ResumeMismatchWarning,
+    read_trace,
+)  # noqa: E402
 
 RNG = np.random.default_rng(0)
 X = RNG.random((32, 3), dtype=np.float32)
@@ -64,7 +70,16 @@ def load(path, strategy=None):
 
 
 def fit(model, epochs, initial_epoch=0, callbacks=()):
-    model.fit(X, Y, batch_size=8, epochs=epochs, initial_epoch=initial_epoch, shuffle=False, verbose=0, callbacks=list(callbacks))
+    model.fit(
+        X,
+        Y,
+        batch_size=8,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        shuffle=False,
+        verbose=0,
+        callbacks=list(callbacks),
+    )
 
 
 def step_of(model):
@@ -101,7 +116,13 @@ def attempt(model, initial_epoch=2, epochs=3, callbacks=(), **guard_kwargs):
         if isinstance(w.message, ResumeMismatchWarning) and code is None:
             code, message = w.message.code, str(w.message)
     trace = trace_of(guard.trace_dir) if guard.trace_dir else []
-    return {"code": code, "unchanged": same(before, state(model)), "message": message, "step": step_of(model), "trace": trace}
+    return {
+        "code": code,
+        "unchanged": same(before, state(model)),
+        "message": message,
+        "step": step_of(model),
+        "trace": trace,
+    }
 
 
 def train_and_save(name, optimizer, callbacks=(), strategy=None, suffix=".keras"):
@@ -116,8 +137,15 @@ def mirrored(results):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
     trace_dir = os.path.join(WORKDIR, "mirrored-trace")
-    model, path = train_and_save("mirrored", lambda: keras.optimizers.Adam(schedule()), [ResumeGuard(trace_dir=trace_dir)], strategy)
-    results["mirrored_correct"] = attempt(load(path, strategy), expected_schedule=schedule(), trace_dir=trace_dir)
+    model, path = train_and_save(
+        "mirrored",
+        lambda: keras.optimizers.Adam(schedule()),
+        [ResumeGuard(trace_dir=trace_dir)],
+        strategy,
+    )
+    results["mirrored_correct"] = attempt(
+        load(path, strategy), expected_schedule=schedule(), trace_dir=trace_dir
+    )
     recompiled = load(path, strategy)
     with strategy.scope():
         recompiled.compile(optimizer=keras.optimizers.Adam(schedule()), loss="mse")
@@ -149,7 +177,9 @@ def tf_keras_cases(results):
     fresh = build(keras.optimizers.Adam(schedule()))
     fit(fresh, 2, callbacks=[checkpoint, ResumeGuard()])
     results["trace_fresh"] = {"trace": trace_of(trace_dir)}
-    results["trace_resumed"] = attempt(load(os.path.join(trace_dir, "ep02.keras")), callbacks=[checkpoint], trace_dir=trace_dir)
+    results["trace_resumed"] = attempt(
+        load(os.path.join(trace_dir, "ep02.keras")), callbacks=[checkpoint], trace_dir=trace_dir
+    )
 
     _, float_path = train_and_save("float", keras.optimizers.Adam(0.01))
     results["float_rate"] = attempt(load(float_path), expected_schedule=0.01)
@@ -157,28 +187,44 @@ def tf_keras_cases(results):
     def halve(epoch, lr):
         return 0.1 * 0.5**epoch
 
-    _, lrs_path = train_and_save("lrs", keras.optimizers.SGD(0.1), [keras.callbacks.LearningRateScheduler(halve)])
+    _, lrs_path = train_and_save(
+        "lrs", keras.optimizers.SGD(0.1), [keras.callbacks.LearningRateScheduler(halve)]
+    )
     results["lr_scheduler"] = attempt(
-        load(lrs_path), callbacks=[keras.callbacks.LearningRateScheduler(halve)], trace_dir=os.path.join(WORKDIR, "lrs-trace")
+        load(lrs_path),
+        callbacks=[keras.callbacks.LearningRateScheduler(halve)],
+        trace_dir=os.path.join(WORKDIR, "lrs-trace"),
     )
 
     # tf_keras would silently ignore the scheduler here; the guard stops it first.
     results["lr_callback_with_schedule"] = attempt(
-        build(keras.optimizers.Adam(schedule())), initial_epoch=0, callbacks=[keras.callbacks.LearningRateScheduler(halve)]
+        build(keras.optimizers.Adam(schedule())),
+        initial_epoch=0,
+        callbacks=[keras.callbacks.LearningRateScheduler(halve)],
     )
 
     def plateau():
-        return keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=10.0)
+        return keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", factor=0.5, patience=0, min_delta=10.0
+        )
 
     _, rop_path = train_and_save("rop", keras.optimizers.Adam(0.01), [plateau()])
-    results["reduce_lr_on_plateau"] = attempt(load(rop_path), callbacks=[plateau()], trace_dir=os.path.join(WORKDIR, "rop-trace"))
+    results["reduce_lr_on_plateau"] = attempt(
+        load(rop_path), callbacks=[plateau()], trace_dir=os.path.join(WORKDIR, "rop-trace")
+    )
 
-    _, legacy_path = train_and_save("legacy", keras.optimizers.legacy.Adam(schedule()), suffix=".h5")
+    _, legacy_path = train_and_save(
+        "legacy", keras.optimizers.legacy.Adam(schedule()), suffix=".h5"
+    )
     results["legacy_optimizer"] = attempt(load(legacy_path), expected_schedule=schedule())
 
     # The legacy `decay=` argument: rate = lr / (1 + decay * step), applied by the optimizer.
-    _, decay_path = train_and_save("decay", keras.optimizers.legacy.SGD(0.1, decay=0.05), suffix=".h5")
-    results["legacy_decay"] = attempt(load(decay_path), expected_schedule=lambda step: 0.1 / (1 + 0.05 * step))
+    _, decay_path = train_and_save(
+        "decay", keras.optimizers.legacy.SGD(0.1, decay=0.05), suffix=".h5"
+    )
+    results["legacy_decay"] = attempt(
+        load(decay_path), expected_schedule=lambda step: 0.1 / (1 + 0.05 * step)
+    )
 
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -195,7 +241,11 @@ def tf_keras_cases(results):
                 raise KeyboardInterrupt
 
     try:
-        fit(build(keras.optimizers.Adam(schedule())), 3, callbacks=[ResumeGuard(), keras.callbacks.BackupAndRestore(backup), Interrupt()])
+        fit(
+            build(keras.optimizers.Adam(schedule())),
+            3,
+            callbacks=[ResumeGuard(), keras.callbacks.BackupAndRestore(backup), Interrupt()],
+        )
     except KeyboardInterrupt:
         pass
     results["backup_interrupted"] = {"trace": trace_of(backup)}
@@ -220,7 +270,11 @@ def tf_keras_cases(results):
                 raise KeyboardInterrupt
 
     try:
-        fit(build(keras.optimizers.Adam(schedule())), 3, callbacks=[keras.callbacks.BackupAndRestore(mid, save_freq=2), InterruptAtBatch()])
+        fit(
+            build(keras.optimizers.Adam(schedule())),
+            3,
+            callbacks=[keras.callbacks.BackupAndRestore(mid, save_freq=2), InterruptAtBatch()],
+        )
     except KeyboardInterrupt:
         pass
     results["backup_mid_epoch_resumed"] = attempt(

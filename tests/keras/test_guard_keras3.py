@@ -48,7 +48,14 @@ def build(optimizer):
 
 def fit(model, epochs, initial_epoch=0, callbacks=()):
     return model.fit(
-        X, Y, batch_size=8, epochs=epochs, initial_epoch=initial_epoch, shuffle=False, verbose=0, callbacks=list(callbacks)
+        X,
+        Y,
+        batch_size=8,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        shuffle=False,
+        verbose=0,
+        callbacks=list(callbacks),
     )
 
 
@@ -98,7 +105,9 @@ def resume_passes(model, initial_epoch=2, epochs=3, callbacks=(), **guard_kwargs
         warnings.simplefilter("error", ResumeMismatchWarning)
         fit(model, epochs, initial_epoch, list(callbacks) + [guard])
     assert guard.findings == []
-    assert step_of(model) >= epochs * SPE - 1  # trained on (-1: an overflow skip in mixed precision)
+    assert (
+        step_of(model) >= epochs * SPE - 1
+    )  # trained on (-1: an overflow skip in mixed precision)
     return guard
 
 
@@ -157,7 +166,9 @@ def test_warn_mode_warns_and_trains_on(run):
     before = weights(model)
     with pytest.warns(ResumeMismatchWarning) as caught:
         fit(model, 3, 2, [ResumeGuard(on_mismatch="warn")])
-    assert [w.message.code for w in caught if isinstance(w.message, ResumeMismatchWarning)] == ["LRV002"]
+    assert [w.message.code for w in caught if isinstance(w.message, ResumeMismatchWarning)] == [
+        "LRV002"
+    ]
     assert step_of(model) == SPE  # the one epoch ran, from the restarted counter
     assert not all(np.array_equal(a, b) for a, b in zip(before, weights(model)))
 
@@ -212,7 +223,11 @@ def test_backup_and_restore_resume_passes_and_the_trace_survives_the_interruptio
     backup = str(tmp_path / "backup")
     model = build(keras.optimizers.Adam(schedule()))
     with pytest.raises(KeyboardInterrupt):
-        fit(model, 3, callbacks=[ResumeGuard(), keras.callbacks.BackupAndRestore(backup), Interrupt()])
+        fit(
+            model,
+            3,
+            callbacks=[ResumeGuard(), keras.callbacks.BackupAndRestore(backup), Interrupt()],
+        )
     assert [r.step for r in read_trace(os.path.join(backup, TRACE_FILENAME))] == [4, 8]
     # The guard sits before BackupAndRestore, which restores in its own on_train_begin.
     fresh = build(keras.optimizers.Adam(schedule()))
@@ -237,14 +252,24 @@ def test_mid_epoch_backup_that_reruns_its_epoch_is_reported_ahead(tmp_path):
     # at its first batch, so the schedule runs 2 steps ahead of the epoch clock.
     backup = str(tmp_path / "backup")
     with pytest.raises(KeyboardInterrupt):
-        fit(build(keras.optimizers.Adam(schedule())), 3, callbacks=[keras.callbacks.BackupAndRestore(backup, save_freq=2), InterruptAtBatch(6)])
+        fit(
+            build(keras.optimizers.Adam(schedule())),
+            3,
+            callbacks=[keras.callbacks.BackupAndRestore(backup, save_freq=2), InterruptAtBatch(6)],
+        )
     model = build(keras.optimizers.Adam(schedule()))
     before = weights(model)
     with pytest.raises(ResumeMismatch) as err:
-        fit(model, 3, callbacks=[ResumeGuard(), keras.callbacks.BackupAndRestore(backup, save_freq=2)])
+        fit(
+            model,
+            3,
+            callbacks=[ResumeGuard(), keras.callbacks.BackupAndRestore(backup, save_freq=2)],
+        )
     assert err.value.code == "LRV003" and "2 steps ahead" in str(err.value)
     assert "save_freq" in str(err.value)
-    assert step_of(model) == 6 and not all(np.array_equal(a, b) for a, b in zip(before, weights(model)))
+    assert step_of(model) == 6 and not all(
+        np.array_equal(a, b) for a, b in zip(before, weights(model))
+    )
 
 
 # -- rates set by callbacks, precision, accumulation -----------------------------------------
@@ -276,7 +301,9 @@ def test_learning_rate_scheduler_resume_passes_and_its_restart_is_stopped(tmp_pa
 def test_reduce_lr_on_plateau_resume_passes(tmp_path):
     # min_delta=10 makes every epoch after the first a plateau: the rate halves each time.
     def plateau():
-        return keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=10.0)
+        return keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", factor=0.5, patience=0, min_delta=10.0
+        )
 
     model, path = train_and_save(str(tmp_path), keras.optimizers.Adam(0.01), [plateau()])
     reduced = float(model.optimizer.learning_rate.numpy())
@@ -314,7 +341,9 @@ def test_mixed_precision_resume_passes_and_a_reset_is_still_stopped(tmp_path):
 
 
 def test_gradient_accumulation_resume_uses_the_raw_counter(tmp_path):
-    model, path = train_and_save(str(tmp_path), keras.optimizers.Adam(schedule(), gradient_accumulation_steps=2))
+    model, path = train_and_save(
+        str(tmp_path), keras.optimizers.Adam(schedule(), gradient_accumulation_steps=2)
+    )
     assert int(model.optimizer.iterations.numpy()) == SPE  # 8 micro-steps // 2
     resume_passes(keras.saving.load_model(path), expected_schedule=schedule())
 
@@ -322,7 +351,16 @@ def test_gradient_accumulation_resume_uses_the_raw_counter(tmp_path):
 def test_changed_batch_size_needs_the_original_steps_per_epoch(run):
     # Resumed with batch 16: 2 batches per epoch now, but the 2 epochs done were 8 steps.
     def refit(guard):
-        model.fit(X, Y, batch_size=16, epochs=3, initial_epoch=2, shuffle=False, verbose=0, callbacks=[guard])
+        model.fit(
+            X,
+            Y,
+            batch_size=16,
+            epochs=3,
+            initial_epoch=2,
+            shuffle=False,
+            verbose=0,
+            callbacks=[guard],
+        )
 
     model = keras.saving.load_model(run["keras"])
     with pytest.raises(ResumeMismatch) as err:
@@ -338,7 +376,9 @@ def test_arguments_are_validated():
         ResumeGuard(on_mismatch="ignore")
     with pytest.raises(ValueError):
         ResumeGuard(steps_per_epoch=0)
-    assert isinstance(ResumeGuard(), keras.callbacks.Callback) and isinstance(ResumeGuard(), ResumeGuard)
+    assert isinstance(ResumeGuard(), keras.callbacks.Callback) and isinstance(
+        ResumeGuard(), ResumeGuard
+    )
 
 
 def test_a_guard_built_for_tf_keras_refuses_a_keras3_model(monkeypatch):

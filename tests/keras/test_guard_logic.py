@@ -171,7 +171,9 @@ def test_check_resume_returns_the_state_or_raises():
         check_resume(FakeOptimizer(0, Halving()), expected_step=12)
     assert err.value.code == "LRV002" and isinstance(err.value, RuntimeError)
     assert str(err.value).startswith("LRV002 schedule-restarted: ")
-    assert "the caller expects step 12" in str(err.value) and "tf.train.Checkpoint" in str(err.value)
+    assert "the caller expects step 12" in str(err.value) and "tf.train.Checkpoint" in str(
+        err.value
+    )
     with pytest.raises(ResumeMismatch) as err:
         check_resume(FakeOptimizer(5, Halving()), expected_step=0)  # an unintended restore
     assert err.value.code == "LRV003" and "another run" in str(err.value)
@@ -221,7 +223,10 @@ def test_trace_writes_strict_json_for_unknown_and_non_finite_rates():
 
 @pytest.mark.parametrize("module", ["lraudit.keras", "lraudit.cli"])
 def test_importing_loads_no_tensorflow_or_keras(module):
-    if not (ROOT / (module.replace(".", "/") + ".py")).exists() and not (ROOT / module.replace(".", "/")).is_dir():
+    if (
+        not (ROOT / (module.replace(".", "/") + ".py")).exists()
+        and not (ROOT / module.replace(".", "/")).is_dir()
+    ):
         pytest.skip(f"{module} does not exist yet")
     code = (
         f"import sys, {module}\n"

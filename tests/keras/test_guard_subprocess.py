@@ -24,7 +24,10 @@ SCRIPT = HERE / "resume_scenarios.py"
 
 
 def start(flavour: str, workdir: Path) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     if flavour == "tf_keras":
         env["TF_USE_LEGACY_KERAS"] = "1"
@@ -137,12 +140,16 @@ def test_tf_keras_missing_initial_epoch_is_stopped(tf_keras):
 
 
 def test_tf_keras_lr_callback_next_to_a_schedule_is_stopped(tf_keras):
-    assert stopped(tf_keras["lr_callback_with_schedule"], "LR202"), tf_keras["lr_callback_with_schedule"]
+    assert stopped(tf_keras["lr_callback_with_schedule"], "LR202"), tf_keras[
+        "lr_callback_with_schedule"
+    ]
 
 
 def test_tf_keras_warn_mode_trains_on(tf_keras):
     outcome = tf_keras["warn_mode"]
-    assert outcome["code"] == "LRV002" and not outcome["unchanged"] and outcome["step"] == 4, outcome
+    assert (
+        outcome["code"] == "LRV002" and not outcome["unchanged"] and outcome["step"] == 4
+    ), outcome
 
 
 def test_tf_keras_trace_is_written_and_continued_on_resume(tf_keras):
@@ -154,16 +161,25 @@ def test_tf_keras_trace_is_written_and_continued_on_resume(tf_keras):
 
 @pytest.mark.parametrize(
     "scenario",
-    ["float_rate", "lr_scheduler", "reduce_lr_on_plateau", "legacy_optimizer", "legacy_decay", "mixed_precision", "backup_resumed", "backup_mid_epoch_resumed"],
+    [
+        "float_rate",
+        "lr_scheduler",
+        "reduce_lr_on_plateau",
+        "legacy_optimizer",
+        "legacy_decay",
+        "mixed_precision",
+        "backup_resumed",
+        "backup_mid_epoch_resumed",
+    ],
 )
 def test_tf_keras_resume_passes(tf_keras, scenario):
     assert passed(tf_keras[scenario]), tf_keras[scenario]
 
 
 def test_tf_keras_rates_set_by_callbacks_are_traced(tf_keras):
-    (epoch, step, lr) = tf_keras["lr_scheduler"]["trace"][0]
+    epoch, step, lr = tf_keras["lr_scheduler"]["trace"][0]
     assert (epoch, step) == (3, 12) and math.isclose(lr, 0.025, rel_tol=1e-6)
-    (epoch, step, lr) = tf_keras["reduce_lr_on_plateau"]["trace"][0]
+    epoch, step, lr = tf_keras["reduce_lr_on_plateau"]["trace"][0]
     assert (epoch, step) == (3, 12) and math.isclose(lr, 0.005, rel_tol=1e-6)
 
 
