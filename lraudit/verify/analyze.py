@@ -188,11 +188,16 @@ def _choose_steps_per_epoch(result: RunResult, readable: list[Row], options: Opt
 
 
 def infer_steps_per_epoch(infos: list[CheckpointInfo]) -> int | None:
-    """Steps per epoch on which consecutive positioned checkpoints agree.
+    """Steps per epoch, when the run's own checkpoints establish it.
 
     Each pair of consecutive checkpoints that both record a position and a counter proposes
-    (step difference) / (epoch difference); the most common proposal wins, a tie means the run
-    does not say.  A restart makes one pair negative (ignored), so the others still agree.
+    (step difference) / (epoch difference) when that is a positive integer; a restart makes its
+    pair negative, zero or fractional, so it proposes nothing.  The most common proposal is
+    accepted only when the run's first positioned checkpoint agrees with it (a run starts
+    consistent, before any resume could break it), or when at least two pairs propose it and no
+    pair proposes anything else (the early checkpoints may have been rotated away).  Otherwise
+    the steps per epoch changed during the run (another batch size on resume) or the evidence is
+    too thin, and position-based checks are skipped rather than guessed: precision first.
     """
     usable = [i for i in infos if i.position is not None and i.step is not None]
     proposals: Counter[int] = Counter()
@@ -206,7 +211,17 @@ def infer_steps_per_epoch(infos: list[CheckpointInfo]) -> int | None:
     ranked = proposals.most_common()
     if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
         return None
-    return ranked[0][0]
+    best, support = ranked[0]
+    first = usable[0]
+    expected_first = first.position.epochs * best + first.position.batches
+    slack = _tolerance(first, expected_first, best)
+    if expected_first - slack <= first.step <= expected_first or \
+            (first.position.alt_batches is not None
+             and first.step == first.position.epochs * best + first.position.alt_batches):
+        return best
+    if len(ranked) == 1 and support >= 2:
+        return best
+    return None
 
 
 def _normalize_position(info: CheckpointInfo, spe: int | None) -> None:
@@ -290,6 +305,19 @@ def _tolerance(info: CheckpointInfo, expected: int, spe: int) -> int:
     return max(0, min(spe - 1, max(16, expected // 200)))
 
 
+def _behind_tolerance(info: CheckpointInfo, expected: int, spe: int) -> int:
+    """How far behind its position a checkpoint may be without a reset being the explanation.
+
+    A file name that records only `{epoch}` may come from a mid-epoch save (integer save_freq),
+    which names the *current* epoch: its counter lies anywhere in the last epoch.  A reset at a
+    resume always costs at least one whole epoch, so less than that is not reported there.
+    """
+    pos = info.position
+    if pos is not None and pos.source == "file name" and pos.batches == 0:
+        return max(spe - 1, _tolerance(info, expected, spe))
+    return _tolerance(info, expected, spe)
+
+
 def _restarts_and_ahead(result: RunResult, readable: list[Row], findings: list[Finding]) -> None:
     spe = result.steps_per_epoch
     spe_note = f"{spe} steps per epoch ({result.steps_per_epoch_source})" if spe else ""
@@ -305,9 +333,9 @@ def _restarts_and_ahead(result: RunResult, readable: list[Row], findings: list[F
             candidates = info.position.expected_steps(spe)
             expected = min(candidates, key=lambda s: abs(s - info.step))
             row.expected_step = expected
-            tol = _tolerance(info, expected, spe)
+            tol = _behind_tolerance(info, expected, spe)
             offset = info.step - expected
-            if -tol <= offset <= 0 and info.mixed_precision:
+            if -tol <= offset < 0:
                 offset = 0
         else:
             row.expected_step = None

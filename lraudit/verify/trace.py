@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 
 from lraudit.findings import Finding
@@ -91,18 +90,17 @@ def _parse(raw: bytes, number: int) -> TraceRecord | None:
 
 
 def steps_per_epoch(trace: Trace) -> int | None:
-    """Most common step increase over one epoch between consecutive records."""
-    diffs = Counter()
+    """The step increase over one epoch, when every such pair of consecutive records agrees.
+
+    Pairs across a restart (the step falls) or an epoch restart do not count; if the increase
+    still varies, the run changed its steps per epoch (another batch size) and none is returned.
+    """
+    diffs = set()
     for prev, cur in zip(trace.records, trace.records[1:]):
         if prev.epoch is not None and cur.epoch is not None and cur.epoch - prev.epoch == 1 \
                 and cur.step > prev.step:
-            diffs[cur.step - prev.step] += 1
-    if not diffs:
-        return None
-    (best, count), *rest = diffs.most_common()
-    if rest and rest[0][1] == count:
-        return None
-    return best
+            diffs.add(cur.step - prev.step)
+    return diffs.pop() if len(diffs) == 1 else None
 
 
 def _epoch_label(record: TraceRecord) -> str:

@@ -274,3 +274,37 @@ def test_every_code_has_a_rule_page(code):
     assert f"**Severity:** {severity}" in page
     for heading in ("## What it finds", "## Why it matters", "## What to do"):
         assert heading in page
+
+
+def test_batch_size_change_is_not_a_restart():
+    # resumed with half the batch size: 8 steps per epoch from epoch 3 on; the counter never fell
+    halved = [_info("ep1", 4, 1), _info("ep2", 8, 2), _info("ep3", 16, 3), _info("ep4", 24, 4)]
+    assert infer_steps_per_epoch(halved) is None
+    assert _analyze(halved).findings == []
+    doubled = [_info("ep1", 8, 1), _info("ep2", 16, 2), _info("ep3", 20, 3), _info("ep4", 24, 4)]
+    assert _analyze(doubled).findings == []
+    # two checkpoints only: one pair cannot tell a batch-size change from a reset
+    assert infer_steps_per_epoch([_info("ep1", 4, 1), _info("ep2", 12, 2)]) is None
+
+
+def test_restart_found_when_early_checkpoints_were_rotated_away():
+    # CheckpointManager kept only the last three, all written after a reset at epoch 2
+    kept = [_info("ep3", 4, 3), _info("ep4", 8, 4), _info("ep5", 12, 5)]
+    assert infer_steps_per_epoch(kept) == 4
+    assert [(f.code, f.checkpoint, f.expected) for f in _analyze(kept).findings] == [("LRV002", "ep3", 12)]
+
+
+def test_restart_with_catch_up_is_found_by_position():
+    # reset at the resume after epoch 2, next checkpoint only at epoch 6: the counter (16) never
+    # falls below an earlier one, but it is 8 steps behind 6 x 4
+    infos = [_info("ep1", 4, 1), _info("ep2", 8, 2), _info("ep6", 16, 6), _info("ep7", 20, 7)]
+    assert [(f.code, f.checkpoint, f.expected) for f in _analyze(infos).findings] == [("LRV002", "ep6", 24)]
+
+
+def test_mid_epoch_saves_named_by_epoch_only_are_not_restarts():
+    # ModelCheckpoint("ep{epoch:02d}.keras", save_freq=3) with 4 steps per epoch: the file of
+    # epoch 2 was last written at step 6, two steps short of 2 x 4
+    infos = [_info("ep1", 4, 1), _info("ep2", 6, 2), _info("ep3", 12, 3)]
+    assert _analyze(infos, steps_per_epoch=4).findings == []
+    reset = [_info("ep1", 4, 1), _info("ep2", 8, 2), _info("ep3", 4, 3)]
+    assert [f.code for f in _analyze(reset, steps_per_epoch=4).findings] == ["LRV002"]
