@@ -183,10 +183,15 @@ def test_restart_without_positions_uses_previous_counter():
 
 
 def test_mixed_precision_tolerates_skipped_steps_only():
-    skipped = [_info("ep1", 4, 1, mixed_precision=True), _info("ep2", 8, 2, mixed_precision=True),
-               _info("ep3", 10, 3, mixed_precision=True)]
+    def backup(name, step, epoch, **kw):
+        info = _info(name, step, **kw)
+        info.position = Position(epochs=epoch, batches=0, source="backup metadata")
+        return info
+
+    skipped = [backup("a", 4, 1, mixed_precision=True), backup("b", 8, 2, mixed_precision=True),
+               backup("c", 10, 3, mixed_precision=True)]
     assert _analyze(skipped, steps_per_epoch=4).findings == []
-    plain = [_info("ep1", 4, 1), _info("ep2", 8, 2), _info("ep3", 10, 3)]
+    plain = [backup("a", 4, 1), backup("b", 8, 2), backup("c", 10, 3)]
     assert [f.code for f in _analyze(plain, steps_per_epoch=4).findings] == ["LRV002"]
 
 
