@@ -164,7 +164,8 @@ def _choose_schedule(result: RunResult, readable: list[Row], options: Options,
         registered = sched.get("registered_name") or sched.get("class_name")
         findings.append(codes.make(
             "LRV009",
-            f"the optimizer uses a custom schedule {registered!r} (module {sched.get('module')!r}); its "
+            f"the optimizer uses a custom schedule {registered!r}"
+            + (f" (module {sched['module']!r})" if sched.get("module") else "") + "; its "
             "rate can only be computed by running its code, so the fast path checked the step "
             "counter but not the rate. To check the rate, pass the equivalent built-in schedule "
             "with --schedule, or replay real steps (--replay with --custom-objects naming the "
