@@ -112,6 +112,10 @@ def _read_backup_keys(bundle: Bundle, info: CheckpointInfo) -> None:
     if batch < 0:
         # epoch-level save: ckpt_saved_epoch is the 0-based index of the last completed epoch
         info.position = Position(epochs=epoch + 1, source="ckpt_saved_epoch")
+    elif epoch > 0 and info.train_counter == (epoch + 1) * (batch + 1):
+        # Newer tf-keras records the last batch index even at an epoch end; train_counter
+        # (= epoch * steps_per_epoch + batch + 1) then shows the batch was the epoch's last.
+        info.position = Position(epochs=epoch + 1, source="ckpt_saved_epoch")
     else:
         info.position = Position(epochs=epoch, batches=batch + 1, source="ckpt_saved_epoch/batch")
 
