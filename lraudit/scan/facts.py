@@ -118,6 +118,7 @@ class ModuleFacts:
     class_bases: dict[str, tuple[str, ...]]  # local class -> canonical base names
     freezes_layers: bool = False
     source: str = ""
+    top_of: dict[int, int] = field(default_factory=dict)
 
     def of_kind(self, *kinds: str) -> Iterator[Event]:
         return (e for e in self.events if e.kind in kinds)
@@ -296,6 +297,11 @@ class _Interpreter:
         self.next_id = 0
         self.freezes_layers = False
         self.str_consts: dict[str, str] = {}
+        # id(node) -> index of the module-level statement containing it, so positions can be
+        # computed for that statement alone (see runner.positions).
+        self.top_of: dict[int, int] = {}
+        self.current_top = 0
+        self.def_top: dict[int, int] = {}  # id(FunctionDef/ClassDef) -> its module-level statement
 
     # -- objects -----------------------------------------------------------------------------
     def new(self, kind: str = UNKNOWN, **fields: object) -> int:
@@ -440,6 +446,7 @@ class _Interpreter:
         """The abstract objects an expression may evaluate to (never empty for calls/names)."""
         if node is None:
             return frozenset()
+        self.top_of[id(node)] = self.current_top
         if isinstance(node, cst.Name):
             found = self.lookup(node.value)
             if found is not None:
@@ -831,10 +838,12 @@ class _Interpreter:
         self.state.env = params
         self.frames.append(_Frame(fn.name.value))
         self.executed.add(id(fn))
+        saved_top, self.current_top = self.current_top, self.def_top.get(id(fn), self.current_top)
         try:
             self.block(fn.body)
             returns = self.frames[-1].returns
         finally:
+            self.current_top = saved_top
             self.frames.pop()
             self.outer_envs.pop()
             self.state.env = saved_env
@@ -869,6 +878,7 @@ class _Interpreter:
         self.state.env = env
         self.frames.append(_Frame(scope))
         self.executed.add(id(fn))
+        self.current_top = self.def_top.get(id(fn), self.current_top)
         try:
             self.block(fn.body)
         finally:
@@ -888,6 +898,9 @@ class _Interpreter:
             self.statement(stmt)
 
     def statement(self, stmt: cst.CSTNode) -> None:
+        self.top_of[id(stmt)] = self.current_top
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            self.def_top[id(stmt)] = self.current_top
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 self.small(small)
@@ -998,7 +1011,9 @@ class _Interpreter:
 
     # -- driver --------------------------------------------------------------------------------
     def run(self) -> None:
-        self.block(self.module)
+        for index, stmt in enumerate(self.module.body):
+            self.current_top = index
+            self.statement(stmt)
         # Functions and methods that the module itself never calls: analyse them on their own.
         for name, fn in list(self.functions.items()):
             if id(fn) not in self.executed:
@@ -1011,22 +1026,10 @@ class _Interpreter:
             if kind == CALLBACK:  # Keras sets `self.model` on callbacks
                 self.state.attrs[(self_obj, "model")] = frozenset({self.new(MODEL)})
             for stmt in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+                self.def_top.setdefault(id(stmt), self.def_top.get(id(cls), 0))
                 if isinstance(stmt, cst.FunctionDef) and id(stmt) not in self.executed:
                     self.standalone(stmt, f"{cname}.{stmt.name.value}", self_obj)
             # nested functions inside functions are reached through their parent's analysis
-
-
-def _collect_imports(module: cst.Module, table: ImportTable) -> None:
-    """Pre-pass over every import anywhere, so a name imported inside a function resolves."""
-
-    class _Imports(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> None:
-            table.add_import(node)
-
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-            table.add_import_from(node)
-
-    module.visit(_Imports())
 
 
 _LEGACY_ENV = re.compile(r"TF_USE_LEGACY_KERAS['\"]\s*\]?\s*[,=:]\s*['\"]?(1|true|True)")
@@ -1034,10 +1037,9 @@ _LEGACY_ENV = re.compile(r"TF_USE_LEGACY_KERAS['\"]\s*\]?\s*[,=:]\s*['\"]?(1|tru
 
 def build_facts(module: cst.Module, source: str = "") -> ModuleFacts:
     imports = ImportTable()
-    _collect_imports(module, imports)
     imports.env_legacy_keras = bool(_LEGACY_ENV.search(source))
     interp = _Interpreter(module, imports)
     interp.run()
     return ModuleFacts(module=module, imports=imports, flavour=imports.flavour(), events=interp.events,
                        objs=interp.state.objs, classes=interp.classes, class_bases=interp.class_bases,
-                       freezes_layers=interp.freezes_layers, source=source)
+                       freezes_layers=interp.freezes_layers, source=source, top_of=interp.top_of)

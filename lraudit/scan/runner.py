@@ -53,7 +53,42 @@ def decode(data: bytes) -> str:
     return text.lstrip("\ufeff")
 
 
+def normalize_newlines(text: str) -> str:
+    """libcst infers one newline style from the first line and rejects files that mix them,
+    which Python itself accepts; lines keep their numbers either way."""
+    if "\r" not in text:
+        return text
+    if text.count("\r\n") == text.count("\n") == text.count("\r"):
+        return text  # consistently CRLF
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# CPython's tokenizer refuses more than 200 nested brackets; libcst's native parser would
+# overflow its stack (a crash, not an error) long before it reports that.
+MAX_NESTING = 200
+_BRACKETS = str.maketrans("", "", "".join(chr(c) for c in range(128) if chr(c) not in "()[]{}"))
+
+
+def nesting_depth(text: str) -> int:
+    """Deepest bracket nesting, ignoring strings (an overestimate is harmless: it only ever
+    refuses what Python would refuse too, or text with hundreds of brackets inside strings)."""
+    if text.count("(") + text.count("[") + text.count("{") < MAX_NESTING:
+        return 0
+    depth = deepest = 0
+    for ch in text.translate(_BRACKETS):
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def parse(text: str) -> cst.Module:
+    text = normalize_newlines(text)
+    depth = nesting_depth(text)
+    if depth > MAX_NESTING:
+        raise InputError(f"too deeply nested to parse ({depth} levels of brackets; Python allows {MAX_NESTING})")
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -63,11 +98,56 @@ def parse(text: str) -> cst.Module:
         raise InputError("too deeply nested to parse") from None
 
 
-def _position(positions, node: cst.CSTNode):
-    pos = positions.get(node)
-    if pos is None:
-        return None
-    return pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1
+class Positions:
+    """1-based (line, column, end_line, end_column) of reported nodes, computed lazily.
+
+    libcst's PositionProvider over a whole module costs several times the parse.  Findings are
+    rare, so each reported node is positioned within its module-level statement alone (parsed
+    into a one-statement module), then shifted by the lines that precede that statement.  Nodes
+    the interpreter never saw fall back to one full pass.
+    """
+
+    def __init__(self, module: cst.Module, top_of: dict[int, int]) -> None:
+        self.module = module
+        self.top_of = top_of
+        self.offsets: list[int] = []  # line offset of each module-level statement, as computed
+        self.per_statement: dict[int, dict] = {}
+        self.full: dict | None = None
+
+    def _offset(self, index: int) -> int:
+        if not self.offsets:
+            header = cst.Module(body=[], header=self.module.header, footer=[],
+                                default_newline=self.module.default_newline)
+            self.offsets.append(header.code.count("\n") if self.module.header else 0)
+        while len(self.offsets) <= index:
+            stmt = self.module.body[len(self.offsets) - 1]
+            self.offsets.append(self.offsets[-1] + self.module.code_for_node(stmt).count("\n"))
+        return self.offsets[index]
+
+    def get(self, node: cst.CSTNode):
+        index = self.top_of.get(id(node))
+        if index is not None and index < len(self.module.body):
+            if index not in self.per_statement:
+                stmt = self.module.body[index]
+                single = cst.Module(body=[stmt], header=[], footer=[],
+                                    default_indent=self.module.default_indent,
+                                    default_newline=self.module.default_newline)
+                self.per_statement[index] = dict(
+                    MetadataWrapper(single, unsafe_skip_copy=True).resolve(PositionProvider))
+            pos = self.per_statement[index].get(node)
+            if pos is not None:
+                shift = self._offset(index)
+                return pos.start.line + shift, pos.start.column + 1, pos.end.line + shift, pos.end.column + 1
+        if self.full is None:
+            self.full = dict(MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider))
+        pos = self.full.get(node)
+        if pos is None:
+            return None
+        return pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1
+
+
+def _position(positions: Positions, node: cst.CSTNode):
+    return positions.get(node)
 
 
 def _fix(spec: FixSpec | None, positions) -> Fix | None:
@@ -101,7 +181,7 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
         hits.extend((rule, hit) for hit in rule.check(facts))
     if not hits:
         return []
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = Positions(module, facts.top_of)
     lines = text.splitlines()
     findings: dict[tuple, Finding] = {}
     for rule, hit in hits:
