@@ -17,6 +17,7 @@ from lraudit.scan.cache import content_hash
 from lraudit.scan.facts import ModuleFacts, build_facts, source_of
 from lraudit.scan.files import prefilter
 from lraudit.scan.names import Flavour
+from lraudit.scan.project import Pins, project_pins, resolve_flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
 from lraudit.scan.suppress import is_suppressed
 
@@ -163,8 +164,12 @@ def _fix(spec: FixSpec | None, positions) -> Fix | None:
 
 
 def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: bool = True,
-              target_keras: str | None = None, module: cst.Module | None = None) -> list[Finding]:
-    """All findings of `rules` in one module's text (raises InputError when it cannot parse)."""
+              target_keras: str | None = None, module: cst.Module | None = None,
+              pins: Pins | None = None) -> list[Finding]:
+    """All findings of `rules` in one module's text (raises InputError when it cannot parse).
+
+    `pins`: the project's dependency pins (project.py); they decide the Keras flavour when the
+    module's imports do not, and `target_keras` overrides both."""
     rules = list(rules)
     if not rules:
         return []
@@ -174,6 +179,8 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
     facts = build_facts(module, text)
     if target_keras:
         facts.flavour = Flavour(target_keras)
+    elif pins is not None:
+        facts.flavour = resolve_flavour(facts.flavour, facts.imports, pins)
     hits: list[tuple[Rule, Hit]] = []
     for rule in rules:
         if use_prefilter and rule.tokens and not prefilter(text, rule.tokens):
@@ -214,7 +221,8 @@ def scan_file(path: Path, display: str, rules: list[Rule], *, use_prefilter: boo
     try:
         text = decode(data)
         result.findings = scan_text(text, display, rules, use_prefilter=use_prefilter,
-                                    target_keras=target_keras)
+                                    target_keras=target_keras,
+                                    pins=None if target_keras else project_pins(path))
     except InputError as exc:
         result.error = str(exc)
     except RecursionError:
