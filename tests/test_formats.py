@@ -30,7 +30,7 @@ model.fit(x_train, y_train, epochs=50)
 WARNING_SCRIPT = """import tensorflow as tf
 
 optimizer = tf.keras.optimizers.SGD(0.1, momentum=0.9)
-optimizer.lr = 5e-4
+optimizer.learning_rate = 5e-4
 """
 CLEAN_SCRIPT = """import tensorflow as tf
 

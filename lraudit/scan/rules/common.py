@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import libcst as cst
+
 from lraudit.scan.facts import (CONST, OPTIMIZER, SCHEDULE, Event, ModuleFacts, Obj, keyword,
                                 literal_value)
 from lraudit.scan.names import Flavour
@@ -83,3 +85,119 @@ def is_plain_sgd(opt: Obj) -> bool:
 def flavour_severity(facts: ModuleFacts, certain: bool, high, low):
     """The rule's severity when the Keras flavour makes it certain, a lower one otherwise."""
     return high if certain or facts.flavour is Flavour.KERAS3 else low
+
+
+# --------------------------------------------------------------------------------------------
+# helpers for the epoch, callback, schedule and migration rules
+
+
+def bound_nodes(event: Event, expr) -> list:
+    """The expressions a value may have come from: `expr` itself, or, for a name, the
+    expressions that built the objects it was bound to when `event` happened."""
+    if isinstance(expr, cst.Name) and expr.value in event.env:
+        nodes = [event.objs[i].node for i in event.env[expr.value] if i in event.objs]
+        return [n for n in nodes if n is not None] or [expr]
+    return [expr]
+
+
+def constant_ints(event: Event, ids: frozenset[int], parameter_defaults: set[int]) -> list[int] | None:
+    """Every int the value may be, when all are literals that are not a parameter's default
+    (a default says nothing about what a caller passes); else None."""
+    out = []
+    for i in ids:
+        o = event.objs.get(i)
+        if o is None or o.kind != CONST or isinstance(o.value, bool) or not isinstance(o.value, int):
+            return None
+        if o.node is not None and id(o.node) in parameter_defaults:
+            return None
+        out.append(o.value)
+    return out or None
+
+
+def parameter_default_ids(facts: ModuleFacts) -> set[int]:
+    """id() of every literal that is a function parameter's default value (and its parts)."""
+    found: set[int] = set()
+
+    class _Defaults(cst.CSTVisitor):
+        def visit_Param(self, node: cst.Param) -> None:
+            if node.default is not None:
+                for sub in _walk(node.default):
+                    found.add(id(sub))
+
+    facts.module.visit(_Defaults())
+    return found
+
+
+def _walk(node):
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def walk(node):
+    """Every node under `node`, itself included (plain recursion: no metadata needed)."""
+    return _walk(node)
+
+
+def callback_kinds(facts: ModuleFacts, event: Event) -> dict[int, str]:
+    """Callback object id -> canonical Keras class it is (or derives from), for a train event."""
+    out: dict[int, str] = {}
+    for i in event.detail.get("callbacks", ()):
+        o = event.objs.get(i)
+        if o is None or not o.api:
+            continue
+        if o.api.startswith("keras.callbacks."):
+            out[i] = o.api
+        else:
+            bases = facts.class_bases.get(o.api, ())
+            keras_bases = [b for b in bases if b.startswith("keras.callbacks.")]
+            if keras_bases:
+                out[i] = keras_bases[0]
+    return out
+
+
+def local_class_of(facts: ModuleFacts, event: Event, i: int):
+    """The module's own class an object was built from, if any."""
+    o = event.objs.get(i)
+    return facts.classes.get(o.api) if o is not None and o.api else None
+
+
+def is_full_model_save(facts: ModuleFacts, event: Event) -> bool:
+    """A save that serialises the model's config and its optimizer (and so the schedule)."""
+    if event.kind != "save" or event.call is None:
+        return False
+    source = event.detail.get("source")
+    if source not in ("save", "save_model"):
+        return False
+    include = keyword(event.call, "include_optimizer")
+    if include is not None and literal_value(include.value) is False:
+        return False
+    path = event.detail.get("path") or ""
+    if path.lower().endswith((".weights.h5", ".weights.json")):
+        return False
+    targets = [event.objs.get(i) for i in event.targets]
+    return any(t is not None and t.kind == "model" for t in targets) or path.lower().endswith((".keras", ".h5", ".hdf5"))
+
+
+def full_model_checkpoints(facts: ModuleFacts) -> list[Event]:
+    """`ModelCheckpoint` callbacks that save the whole model (not weights only)."""
+    out = []
+    for create in facts.of_kind("create"):
+        if create.detail.get("api") != "keras.callbacks.ModelCheckpoint" or create.call is None:
+            continue
+        weights_only = keyword(create.call, "save_weights_only")
+        if weights_only is not None and literal_value(weights_only.value) is not False:
+            continue
+        out.append(create)
+    return out
+
+
+def saves_full_model(facts: ModuleFacts) -> bool:
+    return any(is_full_model_save(facts, e) for e in facts.of_kind("save")) or bool(full_model_checkpoints(facts))
+
+
+def flavour_is(facts: ModuleFacts, flavour: Flavour) -> bool:
+    return facts.flavour is flavour
+
+
+RESUME_GUARD = ("`lraudit.keras.ResumeGuard()` in the callbacks stops such a run at its first step.")

@@ -1,0 +1,139 @@
+"""LR004 fit-in-loop: every `fit()` call in a Python loop starts again at epoch 0.
+
+Only reported when something reads the epoch index to set the learning rate: a
+`LearningRateScheduler`, or a callback class of the module's own whose `on_epoch_*` method
+writes the rate.  Without such a consumer the restart only renumbers the logs.  Loops that
+build a new model each time (cross-validation, hyper-parameter sweeps) or compile a new
+optimizer each time start fresh runs on purpose and are not reported.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from lraudit.findings import Severity
+from lraudit.scan.facts import Event, ModuleFacts, argument, has_star_args
+from lraudit.scan.rules import Hit, Rule
+from lraudit.scan.rules.common import callback_kinds, constant_ints, parameter_default_ids
+from lraudit.scan.rules.counters import rebound
+
+_INITIAL_EPOCH_POSITION = {"fit": 11, "fit_generator": 13}
+
+
+def epoch_lr_callbacks(facts: ModuleFacts, train: Event) -> list[str]:
+    """Names of the callbacks on this fit() that set the learning rate from the epoch index."""
+    out = []
+    kinds = callback_kinds(facts, train)
+    for i, kind in kinds.items():
+        api = train.objs[i].api or kind
+        if kind == "keras.callbacks.LearningRateScheduler":
+            if scheduler_reads_epoch(facts, train.objs[i].node):
+                out.append(api.rsplit(".", 1)[-1])
+        elif api in facts.classes and writes_rate_per_epoch(facts, api):
+            out.append(api)
+    return out
+
+
+def scheduler_reads_epoch(facts: ModuleFacts, node: cst.CSTNode | None) -> bool:
+    """Does the LearningRateScheduler's function use its epoch argument?  (`lambda e, lr: lr * 0.9`
+    decays per call whatever the epoch number, so restarts at 0 do not change it.)  Unknown
+    functions are assumed to."""
+    if not isinstance(node, cst.Call):
+        return True
+    arg = argument(node, "schedule", 0)
+    fn = arg.value if arg is not None else None
+    if isinstance(fn, cst.Name):
+        fn = next((s for s in facts.module.body if isinstance(s, cst.FunctionDef) and s.name.value == fn.value),
+                  None)
+    if isinstance(fn, (cst.Lambda, cst.FunctionDef)):
+        params = list(fn.params.posonly_params) + list(fn.params.params)
+        if not params:
+            return False
+        return _uses_name(fn.body, params[0].name.value)
+    return True
+
+
+def writes_rate_per_epoch(facts: ModuleFacts, class_name: str) -> bool:
+    """The class has an `on_epoch_begin/end` that uses its epoch argument and writes the rate."""
+    cls = facts.classes.get(class_name)
+    if cls is None or not isinstance(cls.body, cst.IndentedBlock):
+        return False
+    writers = {e.scope for e in facts.of_kind("lr_write") if e.scope.startswith(class_name + ".")}
+    for stmt in cls.body.body:
+        if not isinstance(stmt, cst.FunctionDef) or stmt.name.value not in ("on_epoch_begin", "on_epoch_end"):
+            continue
+        params = list(stmt.params.params)
+        if len(params) < 2 or f"{class_name}.{stmt.name.value}" not in writers:
+            continue
+        epoch = params[1].name.value
+        if _uses_name(stmt.body, epoch):
+            return True
+    return False
+
+
+def _uses_name(node: cst.CSTNode, name: str) -> bool:
+    found = False
+
+    class _Visitor(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            nonlocal found
+            if n.value == name:
+                found = True
+
+    node.visit(_Visitor())
+    return found
+
+
+def _fresh_each_iteration(facts: ModuleFacts, train: Event) -> bool:
+    """The model, or its optimizer, is created anew inside the loop: each fit() is a new run."""
+    first_id, first_event = train.loop_start  # type: ignore[misc]
+    for m in train.targets:
+        if m >= first_id:
+            return True
+        model = train.objs.get(m)
+        if model is not None and any(o >= first_id for o in model.optimizers):
+            return True
+    return any(e.kind == "compile" and e.targets & train.targets
+               for e in facts.events[first_event:train.index])
+
+
+def check(facts: ModuleFacts) -> Iterator[Hit]:
+    defaults: set[int] | None = None
+    for train in facts.of_kind("train"):
+        method, call = train.detail.get("method"), train.call
+        if not train.loop_start or method not in _INITIAL_EPOCH_POSITION or call is None or has_star_args(call):
+            continue
+        initial = argument(call, "initial_epoch", _INITIAL_EPOCH_POSITION[method])
+        if initial is not None:
+            if defaults is None:
+                defaults = parameter_default_ids(facts)
+            args = train.detail.get("args", {})
+            ids = args.get("initial_epoch") or args.get(str(_INITIAL_EPOCH_POSITION[method])) or frozenset()
+            if constant_ints(train, ids, defaults) is None:
+                continue  # computed: assume it advances with the loop
+            if isinstance(initial.value, cst.Name) and rebound(facts.module, call, initial.value.value):
+                continue  # `done = 0 ... done += n`: advances, later in the loop body
+        consumers = epoch_lr_callbacks(facts, train)
+        if not consumers or _fresh_each_iteration(facts, train):
+            continue
+        given = "a constant `initial_epoch`" if initial is not None else "no `initial_epoch`"
+        yield Hit(
+            call,
+            f"`{method}()` runs inside a loop with {given}: every call starts again at epoch 0, so "
+            f"`{consumers[0]}` sets the learning rate for epoch 0, 1, ... on each pass and the rate "
+            "never follows the schedule past the first call. Call `fit()` once with the total "
+            "`epochs`, or pass `initial_epoch=<epochs done so far>` and `epochs=<that + this chunk>` "
+            "on each call.",
+        )
+
+
+RULE = Rule(
+    code="LR004",
+    name="fit-in-loop",
+    severity=Severity.WARNING,
+    summary="`fit()` in a Python loop without an advancing `initial_epoch`",
+    check=check,
+    tokens=("fit",),
+)
