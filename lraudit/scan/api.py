@@ -10,6 +10,7 @@ from pathlib import Path
 from lraudit.config import Config
 from lraudit.findings import Finding
 from lraudit.scan.files import discover
+from lraudit.scan.project import project_pins
 from lraudit.scan.cache import ResultCache, config_key
 from lraudit.scan.rules import BY_CODE, Rule, select_rules
 from lraudit.scan.runner import FileResult, scan_file
@@ -72,9 +73,17 @@ def run_scan(options: ScanOptions, cfg: Config) -> ScanRun:
     found = discover(options.paths, cfg.exclude)
     run = ScanRun(errors=list(found.errors), files_checked=len(found.files))
     target = options.target_keras or cfg.target_keras
+    if options.fix or options.diff:
+        from lraudit.scan.fix import fix_files
+
+        return fix_files(run, found.files, lambda display: rules_for(rules, cfg, display),
+                         unsafe=options.unsafe_fixes, write=not options.diff, target_keras=target,
+                         use_prefilter=options.use_prefilter)
     cache = None
     if options.use_cache:
-        key = config_key(sorted(r.code for r in rules), cfg.per_file_ignores, target, options.use_prefilter)
+        # Dependency pins decide a file's Keras flavour: a changed pin must invalidate results.
+        pins = sorted({str(project_pins(f)) for f in found.files}) if not target else []
+        key = config_key(sorted(r.code for r in rules), cfg.per_file_ignores, target, options.use_prefilter, pins)
         cache = ResultCache.open(cfg.root or Path.cwd(), key)
     results: dict[str, list[Finding]] = {}
     jobs = []

@@ -45,10 +45,28 @@ def _severity(facts: ModuleFacts, obj: Obj) -> tuple[Severity | None, str]:
     return Severity.INFO, ignored_if
 
 
+def _name_in_use(module: cst.Module, name: str) -> bool:
+    """Is `name` read or bound anywhere as a plain name (attribute names do not count)?"""
+    attrs: set[int] = set()
+    used = False
+
+    class _Visitor(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            attrs.add(id(node.attr))
+
+        def visit_Name(self, node: cst.Name) -> None:
+            nonlocal used
+            if node.value == name and id(node) not in attrs:
+                used = True
+
+    module.visit(_Visitor())
+    return used
+
+
 def _import_schedules(facts: ModuleFacts) -> tuple[cst.ImportFrom, cst.ImportFrom] | None:
     """`from x.keras.optimizers import SGD` -> the same import with `schedules` added, when no
     other spelling of the schedules module exists and the name `schedules` is free."""
-    if "schedules" in facts.imports.aliases or "schedules" in facts.source.replace("optimizers.schedules", ""):
+    if "schedules" in facts.imports.aliases or _name_in_use(facts.module, "schedules"):
         return None
     for stmt in facts.module.body:
         if not isinstance(stmt, cst.SimpleStatementLine):
