@@ -90,10 +90,13 @@ def _fresh_each_iteration(facts: ModuleFacts, train: Event) -> bool:
     """The model, or its optimizer, is created anew inside the loop: each fit() is a new run."""
     first_id, first_event = train.loop_start  # type: ignore[misc]
     for m in train.targets:
-        if m >= first_id:
-            return True
         model = train.objs.get(m)
-        if model is not None and any(o >= first_id for o in model.optimizers):
+        if model is None:
+            continue
+        if m >= first_id and model.node is not None:  # built by a call in the loop (not a free name)
+            return True
+        if any(o >= first_id and o in train.objs and train.objs[o].fresh and train.objs[o].api
+               for o in model.optimizers):  # a new optimizer built in the loop
             return True
     return any(e.kind == "compile" and e.targets & train.targets
                for e in facts.events[first_event:train.index])
