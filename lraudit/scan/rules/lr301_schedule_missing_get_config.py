@@ -113,7 +113,10 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
     saves = [e for e in facts.of_kind("save") if is_full_model_save(facts, e)] + full_model_checkpoints(facts)
     if not saves:
         return
+    built = {o.api for o in facts.objs.values() if o.api}
     for sched in classes:
+        if sched.name not in built:
+            continue  # defined, never used here: whoever saves it is elsewhere
         problem = _problem(sched)
         if problem is None:
             continue

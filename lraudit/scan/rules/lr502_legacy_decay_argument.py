@@ -37,7 +37,8 @@ def _severity(facts: ModuleFacts, obj: Obj) -> tuple[Severity | None, str]:
             "optimizer's step counter, not the epoch, so a resume that loses the optimizer state jumps "
             "back to the initial rate")
     if is_legacy(obj.api) or facts.flavour is Flavour.KERAS2:
-        return (Severity.WARNING, tied + ", and Keras 3 ignores the argument") if _resumes(facts) else (None, "")
+        # Keras 2 honours it; only a resume that also loses the optimizer (LR101/LR102) hurts.
+        return (Severity.INFO, tied + ", and Keras 3 ignores the argument") if _resumes(facts) else (None, "")
     if facts.flavour is Flavour.KERAS3:
         return Severity.WARNING, ignored
     if _resumes(facts):
