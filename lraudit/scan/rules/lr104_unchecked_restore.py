@@ -13,7 +13,7 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import STATUS, Event, ModuleFacts, source_of
+from lraudit.scan.facts import OPTIMIZER, STATUS, Event, ModuleFacts, source_of
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import RESUME_GUARD
 
@@ -91,10 +91,33 @@ def _name_escapes(module: cst.Module, name: str) -> bool:
     return escapes
 
 
-def _message(facts: ModuleFacts, restore: Event, methods: set[str]) -> str:
+def _latest_unguarded(restore: Event) -> bool:
     call = restore.call
     first = source_of(call.args[0].value) if call is not None and call.args else ""
-    latest = "latest_checkpoint" in first and not restore.conditional
+    return "latest_checkpoint" in first and not restore.conditional
+
+
+def _low_risk(facts: ModuleFacts, restore: Event) -> bool:
+    """The Checkpoint tracks an optimizer, this script writes that same checkpoint, and a
+    missing file cannot slip through: the unchecked status can only hide a checkpoint left by
+    an older version of the script.  Reported as info."""
+    if _latest_unguarded(restore):
+        return False
+    if not any(restore.objs[i].kind == OPTIMIZER for i in restore.targets if i in restore.objs):
+        return False
+    ckpts = set(restore.detail.get("checkpoint") or ())
+    for save in facts.of_kind("save"):
+        if save.detail.get("source") != "checkpoint":
+            continue
+        for i in save.targets:
+            o = save.objs.get(i)
+            if i in ckpts or (o is not None and set(o.members) & ckpts):
+                return True
+    return False
+
+
+def _message(facts: ModuleFacts, restore: Event, methods: set[str]) -> str:
+    latest = _latest_unguarded(restore)
     trains_fit = any(True for _ in facts.after(restore, "train"))
     what = ("`.expect_partial()` silences the restore's report" if "expect_partial" in methods
             else "the status `restore()` returns is never checked")
@@ -130,7 +153,8 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         if use.name is not None and "expect_partial" not in methods and _name_escapes(facts.module, use.name):
             continue
         reported.add(id(restore.call))
-        yield Hit(restore.call, _message(facts, restore, methods))
+        yield Hit(restore.call, _message(facts, restore, methods),
+                  severity=Severity.INFO if _low_risk(facts, restore) else None)
 
 
 RULE = Rule(
