@@ -67,18 +67,27 @@ def test_nearest_file_above_the_script_is_used(tmp_path: Path) -> None:
     assert project_pins(path).tensorflow[0] == (2, 16)
 
 
+LR_READ = "import tensorflow as tf\nopt = tf.keras.optimizers.SGD(0.1)\nprint(opt.lr)\n"
+
+
 def test_pins_change_how_a_flavour_dependent_rule_reports(tmp_path: Path) -> None:
-    rules = [BY_CODE["LR503"]]
-    k3 = _project(tmp_path / "a", "tensorflow>=2.16\n", TF_SCRIPT) if (tmp_path / "a").mkdir() is None else None
+    rules = [BY_CODE["LR501"]]  # `.lr`: an error on Keras 3, fine on Keras 2
+    (tmp_path / "a").mkdir()
+    k3 = _project(tmp_path / "a", "tensorflow>=2.16\n", LR_READ)
     (found,) = scan_file(k3, "train.py", rules).findings
     assert str(found.severity) == "error"
-    k2 = _project(tmp_path / "b", "tensorflow==2.15\n", TF_SCRIPT) if (tmp_path / "b").mkdir() is None else None
+    (tmp_path / "b").mkdir()
+    k2 = _project(tmp_path / "b", "tensorflow==2.15\n", LR_READ)
     assert scan_file(k2, "train.py", rules).findings == []
     (found,) = scan_file(k2, "train.py", rules, target_keras="3").findings
     assert str(found.severity) == "error"
+    (tmp_path / "c").mkdir()
+    unknown = _project(tmp_path / "c", "tensorflow>=2.10\n", LR_READ)
+    (found,) = scan_file(unknown, "train.py", rules).findings
+    assert str(found.severity) == "warning"
 
 
 def test_imports_that_prove_a_flavour_beat_the_pins(tmp_path: Path) -> None:
-    script = "import tf_keras as keras\nopt = keras.optimizers.SGD(lr=0.1)\n"
+    script = "import tf_keras as keras\nopt = keras.optimizers.SGD(0.1)\nprint(opt.lr)\n"
     path = _project(tmp_path, "tensorflow>=2.16\n", script)
-    assert scan_file(path, "train.py", [BY_CODE["LR503"]]).findings == []
+    assert scan_file(path, "train.py", [BY_CODE["LR501"]]).findings == []

@@ -32,8 +32,8 @@ def _is_optimizer(event: Event) -> bool:
 
 def check(facts: ModuleFacts) -> Iterator[Hit]:
     severity = keras3_severity(facts)
-    if severity is None:
-        return
+    if severity is None or not facts.imports.uses_tensorflow_or_keras:
+        return  # Keras 2, or not Keras code at all (PyTorch trainers have `.optimizer` too)
     writes = {id(e.node) for e in facts.of_kind("lr_write") if e.detail.get("attr") == "lr"
               and e.detail.get("style") == "attribute"}
     seen: set[int] = set()
