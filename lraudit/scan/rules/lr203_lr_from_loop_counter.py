@@ -12,7 +12,7 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import Event, ModuleFacts, argument
+from lraudit.scan.facts import OPTIMIZER, Event, ModuleFacts, argument
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.counters import bindings, counter_source, enclosing
 
@@ -30,16 +30,42 @@ def _value(event: Event) -> cst.BaseExpression | None:
     return arg.value if arg is not None else None
 
 
+def _restores_optimizer(facts: ModuleFacts, restore: Event) -> bool:
+    if restore.detail.get("source") == "load_model":
+        return not restore.detail.get("compile_false")
+    return any(restore.objs[i].kind == OPTIMIZER for i in restore.targets if i in restore.objs) or any(
+        restore.objs[o].kind == OPTIMIZER for m in restore.targets if m in restore.objs
+        for o in restore.objs[m].optimizers if o in restore.objs)
+
+
+def _optimizer_resumed(facts: ModuleFacts, event: Event, module_resumes: bool) -> bool:
+    """Was the optimizer whose rate (or counter) is written restored?  A fresh optimizer
+    starts at step 0 like the counter (fine-tuning from restored weights); one the analysis
+    cannot trace counts as restored when the module restores an optimizer somewhere."""
+    known = False
+    for i in event.targets:
+        opt = event.objs.get(i)
+        if opt is None:
+            continue
+        if any(r.detail.get("source") != "backup" for r in facts.resumed(opt)):
+            return True
+        if opt.api or opt.restores:
+            known = True
+    return not known and module_resumes
+
+
 def check(facts: ModuleFacts) -> Iterator[Hit]:
-    if not any(facts.is_resume(r) for r in facts.of_kind("restore") if r.detail.get("source") != "backup"):
+    resumes = [r for r in facts.of_kind("restore") if r.detail.get("source") != "backup" and facts.is_resume(r)]
+    if not resumes:
         return
+    module_resumes = any(_restores_optimizer(facts, r) for r in resumes)
     callbacks = {name for name, bases in facts.class_bases.items() if any(b.startswith("keras.callbacks.") for b in bases)}
     cache: dict[int, object] = {}
     for event in facts.of_kind("lr_write", "iterations_write"):
         if event.scope.split(".")[0] in callbacks:
             continue  # a callback's own counters: LR401
         value = _value(event)
-        if value is None:
+        if value is None or not _optimizer_resumed(facts, event, module_resumes):
             continue
         scopes = enclosing(facts.module, event.node)
         found = counter_source(value, [cache.setdefault(id(s), bindings(s)) for s in scopes])  # type: ignore[misc]

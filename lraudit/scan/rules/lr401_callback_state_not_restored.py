@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import Event, ModuleFacts
+from lraudit.scan.facts import Event, ModuleFacts, argument, literal_value
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import callback_kinds, has_schedule
 from lraudit.scan.rules.counters import bindings, counters
@@ -27,14 +27,31 @@ def counting_rate_writer(facts: ModuleFacts, class_name: str) -> str | None:
     return found[0] if found else None
 
 
+_INITIAL_EPOCH_POSITION = {"fit": 11, "fit_generator": 13}
+
+
+def _continues(train: Event) -> bool:
+    """The fit() itself says it continues a run: an `initial_epoch` that is not literally 0."""
+    call = train.call
+    pos = _INITIAL_EPOCH_POSITION.get(train.detail.get("method"))
+    if call is None or pos is None:
+        return False
+    initial = argument(call, "initial_epoch", pos)
+    return initial is not None and literal_value(initial.value) != 0
+
+
 def _resumes(facts: ModuleFacts, train: Event) -> tuple[bool, bool]:
-    """(explicit restore, BackupAndRestore) reaching the trained model."""
+    """(explicit resume, BackupAndRestore) reaching the trained model.  An explicit restore
+    counts as a resume only with evidence beyond loading weights (which may be a warm start):
+    the fit continues an epoch count, the restore is conditional (the resume branch of an
+    existence check or a try), or it is a `tf.train.Checkpoint` restore."""
     explicit = backup = False
+    continues = _continues(train)
     for model in train.states():
         for r in facts.resumed(model):
             if r.detail.get("source") == "backup":
                 backup = True
-            else:
+            elif continues or r.conditional or r.detail.get("source") == "checkpoint":
                 explicit = True
     return explicit, backup
 
