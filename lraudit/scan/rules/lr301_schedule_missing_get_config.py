@@ -99,7 +99,8 @@ def _problem(sched: ScheduleClass) -> str | None:
     keys = _config_keys(get_config)
     if keys is None:
         return None
-    missing = [p for p in _init_params(sched) if p not in keys]
+    # `name` only labels the schedule; leaving it out changes no learning rate.
+    missing = [p for p in _init_params(sched) if p not in keys and p != "name"]
     if missing:
         names = ", ".join(f"`{m}`" for m in missing)
         return f"returns a `get_config()` without the constructor parameter(s) {names}"
