@@ -147,3 +147,12 @@ def test_a_fix_that_would_not_parse_is_dropped() -> None:
 
     new, n = fixmod._round(text, [broken])
     assert (new, n) == (text, 0)
+
+
+def test_columns_count_characters_so_tabs_and_non_ascii_text_fix_in_place(tmp_path: Path, cli) -> None:
+    target = tmp_path / "tab.py"
+    target.write_text('import keras\nif True:\n\tx = "\u00e9\u00e9"; opt = keras.optimizers.SGD(lr=0.1); print(opt.lr)\n',
+                      encoding="utf-8")
+    cli("scan", "--no-cache", "--fix", str(target))
+    assert target.read_text(encoding="utf-8").splitlines()[2] == \
+        '\tx = "\u00e9\u00e9"; opt = keras.optimizers.SGD(learning_rate=0.1); print(opt.learning_rate)'
