@@ -132,6 +132,20 @@ class ModuleFacts:
     def resolve(self, node: cst.BaseExpression) -> str | None:
         return self.imports.resolve(node)
 
+    def reachable(self, ids: frozenset[int]) -> set[int]:
+        """Objects the given ones hold at the end of the module: checkpoint/list members and
+        model optimizers (what a `tf.train.Checkpoint` of them saves)."""
+        seen: set[int] = set()
+        todo = list(ids)
+        while todo:
+            i = todo.pop()
+            if i in seen or i not in self.objs:
+                continue
+            seen.add(i)
+            todo.extend(self.objs[i].members)
+            todo.extend(self.objs[i].optimizers)
+        return seen
+
     def is_resume(self, restore: Event) -> bool:
         """A restore that continues a run, as opposed to loading pre-trained weights."""
         return not restore.detail.get("fine_tune") and not self.freezes_layers

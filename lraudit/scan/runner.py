@@ -147,16 +147,12 @@ class Positions:
         return pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1
 
 
-def _position(positions: Positions, node: cst.CSTNode):
-    return positions.get(node)
-
-
 def _fix(spec: FixSpec | None, positions) -> Fix | None:
     if spec is None:
         return None
     edits = []
     for old, new in spec.replacements:
-        where = _position(positions, old)
+        where = positions.get(old)
         if where is None:
             return None
         edits.append(Edit(*where, content=source_of(new)))
@@ -192,7 +188,7 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
     lines = text.splitlines()
     findings: dict[tuple, Finding] = {}
     for rule, hit in hits:
-        where = _position(positions, hit.node)
+        where = positions.get(hit.node)
         if where is None:
             continue
         line, column, end_line, end_column = where

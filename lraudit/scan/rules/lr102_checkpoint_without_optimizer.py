@@ -14,19 +14,6 @@ _RESTARTS = ("so a resumed run starts with a fresh optimizer: the step counter a
              "are zero and the learning-rate schedule restarts")
 
 
-def _closure(facts: ModuleFacts, ids: frozenset[int]) -> set[int]:
-    seen: set[int] = set()
-    todo = list(ids)
-    while todo:
-        i = todo.pop()
-        if i in seen or i not in facts.objs:
-            continue
-        seen.add(i)
-        todo.extend(facts.objs[i].members)
-        todo.extend(facts.objs[i].optimizers)
-    return seen
-
-
 def _severity(facts: ModuleFacts, opts: list[int]) -> Severity:
     scheduled = any(i in facts.objs and has_schedule(facts, facts.objs[i]) for i in opts)
     return Severity.ERROR if scheduled else Severity.WARNING
@@ -58,7 +45,7 @@ def _checkpoints(facts: ModuleFacts) -> Iterator[Hit]:
         if any(a.star for a in create.call.args):
             continue
         members = frozenset().union(*create.detail["args"].values()) if create.detail["args"] else frozenset()
-        if _closure(facts, members) & used:
+        if facts.reachable(members) & used:
             continue
         yield Hit(
             create.call,
