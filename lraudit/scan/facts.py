@@ -279,7 +279,10 @@ class _State:
             env[k] = env.get(k, frozenset()) | v
         objs = dict(self.objs)
         for k, v in other.objs.items():
-            objs[k] = objs[k].join(v) if k in objs else v
+            mine = objs.get(k)
+            if mine is v:
+                continue  # untouched on both paths (the common case): joining it is a no-op
+            objs[k] = mine.join(v) if mine is not None else v
         attrs = dict(self.attrs)
         for k, v in other.attrs.items():
             attrs[k] = attrs.get(k, frozenset()) | v
