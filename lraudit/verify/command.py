@@ -35,19 +35,43 @@ def _fail(target: str, reason: str) -> None:
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
               help="Optimizer steps per epoch; inferred from the run's checkpoints when omitted.")
 @click.option("--custom-objects", multiple=True, metavar="FILE_OR_MODULE",
-              help="Module defining custom schedules (used by --replay; the fast path reports "
-                   "custom schedules as unverifiable). Repeatable.")
+              help="Python file or module defining custom objects (schedules, layers); replay "
+                   "imports it before loading. The fast path reports custom schedules as "
+                   "unverifiable. Repeatable.")
 @click.option("--rtol", type=click.FloatRange(min=0.0), default=1e-6, show_default=True,
               help="Relative tolerance when comparing learning rates.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="warning",
               show_default=True, help="Lowest severity that makes the exit code 1.")
 @click.option("--output-file", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the report to this file instead of standard output.")
-@click.option("--replay", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Replay K real training steps with Keras (0 = fast path only).")
+@click.option("--replay", type=click.IntRange(min=0), default=None, metavar="K",
+              help="Reload the latest checkpoint of each run with Keras and run K real training "
+                   "steps (0 = fast path only). Default: 3 when TensorFlow and Keras are "
+                   "installed, else 0.")
+@click.option("--replay-all", is_flag=True,
+              help="Replay every checkpoint that holds optimizer state, not only the latest.")
+@click.option("--unsafe", is_flag=True,
+              help="Load with Keras safe_mode off (runs code stored in the checkpoint, such as a "
+                   "Lambda layer). Only for checkpoints you trust.")
+@click.option("--model-factory", metavar="MODULE:FUNCTION",
+              help="For formats without an architecture (.weights.h5, TF checkpoints, backups): "
+                   "a function returning the compiled model your resume builds (or model, "
+                   "optimizer); it may take the checkpoint path. MODULE may be a .py file.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
+              show_default=True, help="Where replay runs; auto: the GPU when TensorFlow sees one.")
+@click.option("--strategy", type=click.Choice(["none", "mirrored"]), default="none",
+              show_default=True,
+              help="Replay under tf.distribute.MirroredStrategy (all GPUs, or two logical CPUs "
+                   "on a CPU-only machine), for checkpoints written by distributed training.")
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.png",
+              help="Draw the expected schedule, the rate stored at each checkpoint, the replayed "
+                   "steps and every restart or jump (needs matplotlib: the plot extra).")
 def verify_command(target: str, output_format: str, schedule_spec: str | None,
                    steps_per_epoch: int | None, custom_objects: tuple[str, ...], rtol: float,
-                   fail_on: str, output_file: str | None, replay: int) -> None:
+                   fail_on: str, output_file: str | None, replay: int | None, replay_all: bool,
+                   unsafe: bool, model_factory: str | None, device: str, strategy: str,
+                   plot_file: str | None) -> None:
     """Check the learning-rate state of the checkpoints under TARGET.
 
     TARGET is a checkpoint directory (searched recursively) or one checkpoint file.  Reads each
@@ -70,10 +94,32 @@ def verify_command(target: str, output_format: str, schedule_spec: str | None,
     for item in custom_objects:
         if item.endswith(".py") and not os.path.isfile(item):
             raise click.BadParameter(f"{item}: no such file", param_hint="--custom-objects")
-    if replay > 0:
-        click.echo(f"lraudit verify: --replay {replay}: replaying training steps is not available "
-                   "in this version; reporting the fast-path checks only (no replay results).",
-                   err=True)
+    if model_factory is not None:
+        module_part, sep, func = model_factory.rpartition(":")
+        if not sep or not module_part or not func:
+            raise click.BadParameter(f"{model_factory!r}: expected MODULE:FUNCTION or FILE.py:FUNCTION",
+                                     param_hint="--model-factory")
+        if module_part.endswith(".py") and not os.path.isfile(module_part):
+            raise click.BadParameter(f"{module_part}: no such file", param_hint="--model-factory")
+    if plot_file is not None:
+        from lraudit.verify.plot import plot_available  # noqa: PLC0415
+
+        if not plot_available():
+            raise click.BadParameter("needs matplotlib: pip install 'lraudit[plot]'",
+                                     param_hint="--plot")
+    explicit_replay = replay is not None or replay_all
+    if replay is None:
+        from lraudit.verify.replay import DEFAULT_STEPS, keras_available  # noqa: PLC0415
+
+        replay = DEFAULT_STEPS if keras_available() else 0
+    elif replay > 0 or replay_all:
+        from lraudit.verify.replay import keras_available  # noqa: PLC0415
+
+        if not keras_available():
+            raise click.BadParameter("replay needs TensorFlow and Keras: pip install "
+                                     "'lraudit[tf]' (or use --replay 0)", param_hint="--replay")
+    if replay_all and replay == 0:
+        raise click.BadParameter("--replay-all needs K > 0 steps", param_hint="--replay")
 
     options = Options(schedule=schedule, steps_per_epoch=steps_per_epoch, rtol=rtol)
     try:
@@ -91,6 +137,25 @@ def verify_command(target: str, output_format: str, schedule_spec: str | None,
         _fail(target, "no checkpoints found (looked for .keras, .h5, .weights.h5, TF checkpoints, "
                       "SavedModel and BackupAndRestore directories)")
 
+    replay_failed = False
+    if replay > 0:
+        try:
+            replay_failed = _replay(result, replay, replay_all, unsafe, custom_objects,
+                                    model_factory, device, strategy, rtol, schedule,
+                                    output_format) and explicit_replay
+        except Exception as exc:  # noqa: BLE001 - DESIGN.md: internal errors exit 2, no traceback
+            if os.environ.get("LRAUDIT_DEBUG"):
+                raise
+            _fail(target, f"replay: internal error ({type(exc).__name__}: {exc}); set "
+                          "LRAUDIT_DEBUG=1 for details")
+    if plot_file is not None:
+        from lraudit.verify.plot import write_plot  # noqa: PLC0415
+
+        try:
+            write_plot(result, plot_file)
+        except OSError as exc:
+            _fail(plot_file, f"cannot write the plot ({exc.strerror or exc})")
+
     if output_format == "json":
         text = render.render_json(result)
     elif output_format in ("sarif", "github"):
@@ -106,10 +171,34 @@ def verify_command(target: str, output_format: str, schedule_spec: str | None,
         text = render.render_text(result, colour=colour)
     if output_file:
         try:
-            with open(output_file, "w", encoding="utf-8") as fh:
+            # surrogateescape: checkpoint names that are not valid UTF-8 keep their bytes
+            with open(output_file, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(text)
         except OSError as exc:
             _fail(output_file, f"cannot write the report ({exc.strerror or exc})")
     else:
         click.echo(text, nl=False)
-    raise SystemExit(exit_code(result.findings, Severity.parse(fail_on)))
+    code = exit_code(result.findings, Severity.parse(fail_on))
+    raise SystemExit(2 if replay_failed and code == 0 else code)
+
+
+def _replay(result, steps: int, replay_all: bool, unsafe: bool, custom_objects: tuple[str, ...],
+            model_factory: str | None, device: str, strategy: str, rtol: float,
+            schedule: dict | None, output_format: str) -> bool:
+    """Run the replay engine on `result`; True when a checkpoint could not be replayed."""
+    from lraudit.verify.replay import Settings, run_replay  # noqa: PLC0415
+
+    show = output_format == "text" and sys.stderr.isatty() and not os.environ.get("CI")
+
+    def progress(message: str) -> None:
+        if show:
+            click.echo(f"lraudit verify: replay: {message}", err=True)
+
+    settings = Settings(device=device, strategy=None if strategy == "none" else strategy,
+                        unsafe=unsafe, custom_objects=list(custom_objects),
+                        model_factory=model_factory)
+    report = run_replay(result, steps, settings, replay_all=replay_all, rtol=rtol,
+                        schedule_override=schedule, progress=progress)
+    for notice in report.notices:
+        click.echo(f"lraudit verify: {notice}", err=True)
+    return report.failed > 0

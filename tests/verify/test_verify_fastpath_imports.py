@@ -35,7 +35,7 @@ def test_verify_on_real_checkpoints_imports_no_tensorflow(runs_dir, manifests):
     for name in ("k3_keras_recompile", "k3_h5_recompile", "k3_tfckpt_resume_ok", "k3_savedmodel_ok"):
         if name not in manifests:
             continue
-        result = _probe("verify", str(runs_dir / name))
+        result = _probe("verify", str(runs_dir / name), "--replay", "0")
         assert result["heavy"] == [], f"{name}: {result['heavy']}"
         assert result["h5py"] or name in ("k3_tfckpt_resume_ok", "k3_savedmodel_ok")
 

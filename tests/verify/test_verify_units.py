@@ -243,14 +243,14 @@ def _tiny_run(tmp_path):
     return tmp_path
 
 
-def test_cli_fail_on_output_file_and_replay_notice(tmp_path):
+def test_cli_fail_on_output_file_and_nothing_to_replay(tmp_path):
     run = _tiny_run(tmp_path / "run")
     out = tmp_path / "report.json"
     result = run_verify(run, "--format", "json", "--output-file", out, "--replay", "3")
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert "replaying training steps is not available" in result.stderr
     report = json.loads(out.read_text())
+    # unreadable checkpoints are never handed to Keras: no worker starts, the list stays empty
     assert [f["code"] for f in report["findings"]] == ["LRV008", "LRV008"]
     assert report["replay"] == []
 

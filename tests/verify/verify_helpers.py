@@ -39,7 +39,10 @@ def run_verify(*args: str):
     """Invoke the click command in-process; returns click's Result (exit_code, stdout, stderr)."""
     from lraudit.verify.command import verify_command
 
-    return CliRunner().invoke(verify_command, [str(a) for a in args], catch_exceptions=False)
+    argv = [str(a) for a in args]
+    if not any(a.startswith("--replay") for a in argv):
+        argv += ["--replay", "0"]   # fast-path tests; replay has its own (tests/verify/test_replay*.py)
+    return CliRunner().invoke(verify_command, argv, catch_exceptions=False)
 
 
 def verify_json(target, *args: str) -> tuple[int, dict]:
