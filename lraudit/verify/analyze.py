@@ -168,8 +168,8 @@ def _choose_schedule(result: RunResult, readable: list[Row], options: Options,
             + (f" (module {sched['module']!r})" if sched.get("module") else "") + "; its "
             "rate can only be computed by running its code, so the fast path checked the step "
             "counter but not the rate. To check the rate, pass the equivalent built-in schedule "
-            "with --schedule, or replay real steps (--replay with --custom-objects naming the "
-            "module that defines it, where the replay engine is available).",
+            "with --schedule, or let replay evaluate it (--custom-objects naming the file or "
+            "module that defines it).",
             row.info.display, expected=None, actual=sched.get("class_name")))
         _mark(readable, row, "LRV009")
 

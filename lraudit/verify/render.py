@@ -77,6 +77,7 @@ def render_text(result: VerifyResult, colour: bool = False) -> str:
     for run in result.runs:
         lines.extend(render_table(run))
         lines.append("")
+    lines.extend(render_replay(result))
     findings = result.findings
     for finding in findings:
         lines.append(finding_line(finding, colour))
@@ -85,3 +86,18 @@ def render_text(result: VerifyResult, colour: bool = False) -> str:
     checked = len(result.rows)
     lines.append(summary_line(findings, checked, noun="checkpoint"))
     return "\n".join(lines) + "\n"
+
+
+def render_replay(result: VerifyResult) -> list[str]:
+    """One block per replayed checkpoint: device, status, and each step's rates."""
+    lines: list[str] = []
+    for entry in result.replay:
+        lines.append(f"replay {entry['checkpoint']} on {entry['device'] or 'no device'}: "
+                     f"{entry['status']}")
+        for step in entry["steps"]:
+            applied = "skipped (loss-scale overflow)" if step["lr_applied"] is None else _num(step["lr_applied"])
+            lines.append(f"  step {step['step']}: applied {applied}, expected "
+                         f"{_num(step['lr_expected'])}")
+    if lines:
+        lines.append("")
+    return lines

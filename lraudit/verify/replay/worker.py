@@ -227,8 +227,11 @@ def _hyper(optimizer: Any, name: str) -> Any:
     return value
 
 
-def plain_sgd(optimizer: Any) -> bool:
+def plain_sgd(optimizer: Any, model: Any = None, strategy: Any = None, flavour: int = 3) -> bool:
     """SGD whose update is exactly `rate * gradient` (+ momentum): measurable from the weights."""
+    if strategy is not None and (flavour != 3 or not isinstance(getattr(model, "loss", None), str)
+                                 or getattr(model, "losses", None)):
+        return False     # the unscaled full-batch gradient needs one plain loss function
     if optimizer is not unwrap(optimizer):
         return False                                  # loss scaling
     if type(optimizer).__name__ != "SGD":
@@ -347,7 +350,10 @@ def load(tf, keras, job: dict, settings: dict, custom: dict) -> tuple[Any, Any, 
                               "resume from a .keras checkpoint")
         kwargs: dict[str, Any] = {"custom_objects": custom or None}
         kwargs["safe_mode"] = not settings.get("unsafe", False)
-        model = keras.models.load_model(path, **kwargs)
+        try:
+            model = keras.models.load_model(path, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - translated into what the user should do
+            raise ReplayError(_explain_load_error(exc, api, settings)) from None
         optimizer = getattr(model, "optimizer", None)
         if optimizer is None:
             raise ReplayError(f"{api} returned a model without an optimizer (saved uncompiled)")
@@ -372,6 +378,22 @@ def load(tf, keras, job: dict, settings: dict, custom: dict) -> tuple[Any, Any, 
         return model, optimizer, f"tf.train.Checkpoint({names}).restore into the factory's model"
     model.load_weights(path)
     return model, optimizer, "model.load_weights into the factory's compiled model"
+
+
+def _explain_load_error(exc: Exception, api: str, settings: dict) -> str:
+    text = " ".join(str(exc).split())
+    if "safe_mode" in text or "unsafe" in text.lower():
+        return (f"{api} refused to load code stored in the checkpoint (a Lambda layer or a "
+                "Python lambda); replay keeps Keras's safe_mode on. Pass --unsafe only if you "
+                f"trust where this checkpoint came from. Keras said: {text[:200]}")
+    if ("could not be deserialized" in text or "Unknown" in text or "custom_objects" in text
+            or "register_keras_serializable" in text):
+        hint = ("check that the modules given with --custom-objects define it"
+                if settings.get("custom_objects") else
+                "pass --custom-objects FILE_OR_MODULE naming the module that defines your custom "
+                "classes (schedules, layers, losses)")
+        return f"{api} could not rebuild a custom object: {hint}. Keras said: {text[:200]}"
+    return f"{api} failed: {type(exc).__name__}: {text[:300]}"
 
 
 def _build_optimizer(optimizer: Any, model: Any) -> None:
@@ -467,10 +489,30 @@ def _one_step(model: Any, x: Any, y: Any) -> None:
               verbose=0, shuffle=False)
 
 
-def _gradients(tf, model: Any, x: Any, y: Any) -> list[Any]:
-    with tf.GradientTape() as tape:
-        loss = _loss(model, x, y)
-    return tape.gradient(loss, model.trainable_variables)
+def _gradients(tf, model: Any, x: Any, y: Any, strategy: Any = None) -> list[Any]:
+    """Full-batch gradients (what fit()'s all-reduced replica gradients add up to)."""
+    def compute():
+        with tf.GradientTape() as tape:
+            loss = _loss(model, x, y)
+        return tape.gradient(loss, model.trainable_variables)
+
+    if strategy is None:
+        return compute()
+    # Mirrored variables are only differentiable inside a replica, where Keras divides the
+    # compiled loss by the number of replicas.  Use the plain loss function there instead, on
+    # the whole batch, so that these are the true full-batch gradients; fit() must add its
+    # replicas' gradients up to the same thing, which is what the measurement then checks.
+    import keras as _k3  # noqa: PLC0415 - only Keras 3 reaches here (see plain_sgd)
+
+    loss_fn = _k3.losses.get(model.loss)
+
+    def unscaled():
+        xt, yt = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(loss_fn(yt, model(xt, training=True)))
+        return tape.gradient(loss, model.trainable_variables)
+
+    return strategy.experimental_local_results(strategy.run(unscaled))[0]
 
 
 def measure_sgd(np, optimizer: Any, before: list, after: list, momenta: list, grads: list) -> float | None:
@@ -532,7 +574,7 @@ def replay_job(tf, keras, job: dict, settings: dict, custom: dict, strategy: Any
         result["schedule_values"] = schedule_values(tf, optimizer, job.get("probe_steps", []))
         result["schedule_class"] = type(schedule_of(optimizer)).__name__ if schedule_of(optimizer) else None
         x, y = synthetic_batch(tf, model)
-        measurable = plain_sgd(optimizer)
+        measurable = plain_sgd(optimizer, model, strategy, job["keras"])
         result["measured"] = measurable
         variables = model.trainable_variables
         for _k in range(job["steps"]):
@@ -542,7 +584,7 @@ def replay_job(tf, keras, job: dict, settings: dict, custom: dict, strategy: Any
                 before = [v.numpy() for v in variables]
                 slots = [momentum_slot(optimizer, v) for v in variables]
                 momenta = [None if s is None else s.numpy() for s in slots]
-                grads = [None if g is None else g.numpy() for g in _gradients(tf, model, x, y)]
+                grads = [None if g is None else g.numpy() for g in _gradients(tf, model, x, y, strategy)]
             _one_step(model, x, y)
             c1 = counter(optimizer)
             measured = None
