@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from lraudit.verify import model as m
 from lraudit.verify.formats.tensorbundle import parse_state_file
 from lraudit.verify.model import Candidate, CheckpointInfo, Position
+from lraudit.verify.storage import LOCAL, TargetError, open_target
 
 TRACE_NAME = "lraudit-trace.jsonl"
 _DATA = re.compile(r"^(?P<prefix>.+)\.data-\d{5}-of-\d{5}$")
@@ -26,59 +28,63 @@ _BACKUP_FILES = ("latest.weights.h5", "training_metadata.json",
                  "latest.weights.h5.bkp", "training_metadata.json.bkp")
 
 
-class TargetError(Exception):
-    """The target itself cannot be used: missing, unreadable, or not a checkpoint."""
-
-
 @dataclass
 class Discovery:
-    target: str                      # absolute path of the target
+    target: str                      # absolute path of the target (storage path when remote)
     base: str                        # directory that reported paths are relative to
     candidates: list[Candidate] = field(default_factory=list)
     traces: dict[str, str] = field(default_factory=dict)   # run_dir -> lraudit-trace.jsonl
     name_positions: dict[str, Position] = field(default_factory=dict)  # candidate path -> position
+    storage: Any = LOCAL             # where the paths above live (lraudit.verify.storage)
 
 
-def discover(target: str) -> Discovery:
-    """All checkpoints under `target` (a directory or one checkpoint file)."""
-    path = os.path.abspath(target)
-    if not os.path.exists(path):
-        if os.path.exists(path + ".index"):
-            return _single_prefix(path)
+def discover(target: str, storage: Any = None) -> Discovery:
+    """All checkpoints under `target` (a directory or one checkpoint file, a path or a URL).
+
+    Paths in the result are the storage's own (absolute local paths, or `bucket/key` paths
+    for a URL); `display` paths are relative to the target in both cases, so a run reports the
+    same whether it is read from disk or from object storage.
+    """
+    fs = storage if storage is not None else open_target(target)
+    path = fs.resolve(target)
+    if not fs.exists(path):
+        if fs.exists(path + ".index"):
+            return _single_prefix(path, fs)
         raise TargetError("no such file or directory")
-    if os.path.isdir(path):
-        if not os.access(path, os.R_OK | os.X_OK):
+    if fs.isdir(path):
+        if not fs.access(path, os.R_OK | os.X_OK):
             raise TargetError("directory is not readable (permission denied)")
-        found = Discovery(target=path, base=path)
+        found = Discovery(target=path, base=path, storage=fs)
         _walk(path, found)
         return found
-    if not os.access(path, os.R_OK):
+    if not fs.access(path, os.R_OK):
         raise TargetError("file is not readable (permission denied)")
-    return _single_file(path)
+    return _single_file(path, fs)
 
 
 # ----------------------------------------------------------------------------- walking
 
 
 def _walk(root: str, found: Discovery) -> None:
+    fs = found.storage
     errors: list[OSError] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
+    for dirpath, dirnames, filenames in fs.walk(root, onerror=errors.append):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
         files = set(filenames)
         if _is_dir_checkpoint(dirpath, files):
             kind = m.SAVED_MODEL if "saved_model.pb" in files else m.KERAS_DIR
-            run_dir = os.path.dirname(dirpath) if dirpath != root else dirpath
+            run_dir = fs.path.dirname(dirpath) if dirpath != root else dirpath
             _add(found, Candidate(path=dirpath, display=_rel(found, dirpath), kind=kind,
-                                  run_dir=run_dir, mtime=_mtime(dirpath)))
+                                  run_dir=run_dir, mtime=_mtime(fs, dirpath)))
             dirnames[:] = []
             continue
         _scan_files(dirpath, files, found)
     for err in errors:
         where = getattr(err, "filename", None) or root
-        if os.path.abspath(where) == root:
+        if fs.path.abspath(where) == root:
             raise TargetError(f"cannot list directory ({err.strerror or err})")
         _add(found, Candidate(path=where, display=_rel(found, where), kind=m.UNKNOWN,
-                              run_dir=os.path.dirname(where),
+                              run_dir=fs.path.dirname(where),
                               problem=f"directory not readable ({err.strerror or err})"))
 
 
@@ -89,12 +95,14 @@ def _is_dir_checkpoint(dirpath: str, files: set[str]) -> bool:
 
 
 def _scan_files(dirpath: str, files: set[str], found: Discovery) -> None:
+    fs = found.storage
+    p = fs.path
     consumed: set[str] = set()
     if any(name in files for name in _BACKUP_FILES[:2]):
         _add_backup(dirpath, files, found)
         consumed.update(_BACKUP_FILES)
     if TRACE_NAME in files:
-        found.traces[dirpath] = os.path.join(dirpath, TRACE_NAME)
+        found.traces[dirpath] = p.join(dirpath, TRACE_NAME)
     for name in sorted(files):
         if name.endswith(".weights.json"):
             stem = name[: -len(".weights.json")]
@@ -103,16 +111,16 @@ def _scan_files(dirpath: str, files: set[str], found: Discovery) -> None:
     listed: list[str] = []
     if "checkpoint" in files:
         try:
-            _latest, listed = parse_state_file(os.path.join(dirpath, "checkpoint"))
+            _latest, listed = parse_state_file(p.join(dirpath, "checkpoint"), fs)
         except OSError:
             listed = []
         for i, prefix in enumerate(listed):
-            full = prefix if os.path.isabs(prefix) else os.path.join(dirpath, prefix)
-            state_order[os.path.normpath(full)] = i
+            full = prefix if p.isabs(prefix) else p.join(dirpath, prefix)
+            state_order[p.normpath(full)] = i
     prefixes_with_index = {name[: -len(".index")] for name in files if name.endswith(".index")}
     data_only: set[str] = set()
     for name in sorted(files - consumed):
-        full = os.path.join(dirpath, name)
+        full = p.join(dirpath, name)
         kind = _file_kind(name)
         if kind is None:
             match = _DATA.match(name)
@@ -122,19 +130,19 @@ def _scan_files(dirpath: str, files: set[str], found: Discovery) -> None:
         path = full
         if kind == m.TF_CHECKPOINT:
             path = full[: -len(".index")]
-            if os.path.basename(dirpath) == "chief":
+            if p.basename(dirpath) == "chief":
                 kind = m.BACKUP_K2
         _add(found, Candidate(path=path, display=_rel(found, path), kind=kind, run_dir=dirpath,
-                              mtime=_mtime(full), state_index=state_order.get(os.path.normpath(path))))
+                              mtime=_mtime(fs, full), state_index=state_order.get(p.normpath(path))))
     for prefix in sorted(data_only):
-        path = os.path.join(dirpath, prefix)
+        path = p.join(dirpath, prefix)
         _add(found, Candidate(path=path, display=_rel(found, path), kind=m.TF_CHECKPOINT,
-                              run_dir=dirpath, mtime=_mtime(path + ".data-00000-of-00001"),
-                              state_index=state_order.get(os.path.normpath(path)),
+                              run_dir=dirpath, mtime=_mtime(fs, path + ".data-00000-of-00001"),
+                              state_index=state_order.get(p.normpath(path)),
                               problem="data file without its .index (an interrupted or partial save)"))
     for prefix, index in state_order.items():
-        if os.path.dirname(prefix) == os.path.normpath(dirpath) and not os.path.exists(prefix + ".index") \
-                and os.path.basename(prefix) not in data_only:
+        if p.dirname(prefix) == p.normpath(dirpath) and not fs.exists(prefix + ".index") \
+                and p.basename(prefix) not in data_only:
             _add(found, Candidate(path=prefix, display=_rel(found, prefix), kind=m.TF_CHECKPOINT,
                                   run_dir=dirpath, state_index=index,
                                   problem="named in the 'checkpoint' state file, but its files are missing"))
@@ -164,35 +172,37 @@ def _add_backup(dirpath: str, files: set[str], found: Discovery) -> None:
             continue
         if order == 0 and weights not in files:
             continue
-        path = os.path.join(dirpath, weights)
+        p = found.storage.path
+        path = p.join(dirpath, weights)
         _add(found, Candidate(
             path=path, display=_rel(found, path), kind=m.BACKUP_K3, run_dir=dirpath,
-            mtime=_mtime(path), state_index=order,
-            metadata_path=os.path.join(dirpath, metadata) if metadata in files else None))
+            mtime=_mtime(found.storage, path), state_index=order,
+            metadata_path=p.join(dirpath, metadata) if metadata in files else None))
 
 
 # ----------------------------------------------------------------------------- single targets
 
 
-def _single_file(path: str) -> Discovery:
-    directory = os.path.dirname(path)
-    name = os.path.basename(path)
-    found = Discovery(target=path, base=directory)
+def _single_file(path: str, fs: Any = LOCAL) -> Discovery:
+    p = fs.path
+    directory = p.dirname(path)
+    name = p.basename(path)
+    found = Discovery(target=path, base=directory, storage=fs)
     if name in ("saved_model.pb", "config.json", "metadata.json", "model.weights.h5") and \
-            _is_dir_checkpoint(directory, set(os.listdir(directory))):
-        found.base = os.path.dirname(directory)
-        kind = m.SAVED_MODEL if name == "saved_model.pb" or os.path.exists(
-            os.path.join(directory, "saved_model.pb")) else m.KERAS_DIR
+            _is_dir_checkpoint(directory, set(fs.listdir(directory))):
+        found.base = p.dirname(directory)
+        kind = m.SAVED_MODEL if name == "saved_model.pb" or fs.exists(
+            p.join(directory, "saved_model.pb")) else m.KERAS_DIR
         _add(found, Candidate(path=directory, display=_rel(found, directory), kind=kind,
-                              run_dir=directory, mtime=_mtime(directory)))
+                              run_dir=directory, mtime=_mtime(fs, directory)))
         return found
     if name in _BACKUP_FILES:
-        _add_backup(directory, set(os.listdir(directory)), found)
-        found.candidates = [c for c in found.candidates if os.path.basename(c.path) in
+        _add_backup(directory, set(fs.listdir(directory)), found)
+        found.candidates = [c for c in found.candidates if p.basename(c.path) in
                             (name, name.replace("training_metadata.json", "latest.weights.h5"))]
         return found
     if name == "checkpoint":
-        _scan_files(directory, set(os.listdir(directory)), found)
+        _scan_files(directory, set(fs.listdir(directory)), found)
         found.candidates = [c for c in found.candidates if c.kind in (m.TF_CHECKPOINT, m.BACKUP_K2)]
         found.traces = {}
         if not found.candidates:
@@ -200,25 +210,26 @@ def _single_file(path: str) -> Discovery:
         return found
     match = _DATA.match(name)
     if match:
-        return _single_prefix(os.path.join(directory, match.group("prefix")))
+        return _single_prefix(p.join(directory, match.group("prefix")), fs)
     kind = _file_kind(name)
     if kind is None:
         raise TargetError("not a checkpoint (expected .keras, .h5, .hdf5, .weights.h5, "
                           ".weights.json, a TF checkpoint .index, or a directory)")
     if kind == m.TF_CHECKPOINT:
-        return _single_prefix(path[: -len(".index")])
-    _add(found, Candidate(path=path, display=name, kind=kind, run_dir=directory, mtime=_mtime(path)))
+        return _single_prefix(path[: -len(".index")], fs)
+    _add(found, Candidate(path=path, display=name, kind=kind, run_dir=directory, mtime=_mtime(fs, path)))
     return found
 
 
-def _single_prefix(prefix: str) -> Discovery:
-    directory = os.path.dirname(prefix)
-    found = Discovery(target=prefix, base=directory)
-    problem = None if os.path.exists(prefix + ".index") else \
+def _single_prefix(prefix: str, fs: Any = LOCAL) -> Discovery:
+    p = fs.path
+    directory = p.dirname(prefix)
+    found = Discovery(target=prefix, base=directory, storage=fs)
+    problem = None if fs.exists(prefix + ".index") else \
         "data file without its .index (an interrupted or partial save)"
-    kind = m.BACKUP_K2 if os.path.basename(directory) == "chief" else m.TF_CHECKPOINT
-    _add(found, Candidate(path=prefix, display=os.path.basename(prefix), kind=kind,
-                          run_dir=directory, mtime=_mtime(prefix + ".index"), problem=problem))
+    kind = m.BACKUP_K2 if p.basename(directory) == "chief" else m.TF_CHECKPOINT
+    _add(found, Candidate(path=prefix, display=p.basename(prefix), kind=kind,
+                          run_dir=directory, mtime=_mtime(fs, prefix + ".index"), problem=problem))
     return found
 
 
@@ -234,15 +245,16 @@ def _add(found: Discovery, candidate: Candidate) -> None:
 
 
 def _rel(found: Discovery, path: str) -> str:
-    rel = os.path.relpath(path, found.base)
+    rel = found.storage.path.relpath(path, found.base)
     return rel.replace(os.sep, "/")
 
 
-def _mtime(path: str) -> float:
+def _mtime(fs: Any, path: str) -> float:
     try:
-        return os.stat(path).st_mtime
+        return fs.mtime(path)
     except OSError:
         return 0.0
+
 
 
 _SUFFIXES = (".weights.h5", ".weights.json", ".keras", ".hdf5", ".h5", ".index", ".ckpt")

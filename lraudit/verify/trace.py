@@ -40,10 +40,11 @@ class Trace:
     error: str | None = None
 
 
-def read_trace(path: str, display: str) -> Trace:
+def read_trace(path: str, display: str, storage=None) -> Trace:
+    """`storage`: where the trace lives (lraudit.verify.storage; default: the local disk)."""
     trace = Trace(path=path, display=display)
     try:
-        with open(path, "rb") as fh:
+        with (storage.open(path) if storage is not None else open(path, "rb")) as fh:
             data = fh.read(_MAX_TRACE + 1)
     except OSError as exc:
         trace.error = f"cannot read the trace ({exc.strerror or exc})"

@@ -10,23 +10,26 @@ boundary" and "one batch in").
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from lraudit.verify.formats.errors import ReaderError
 from lraudit.verify.formats.h5files import read_h5
 from lraudit.verify.formats.hdf5 import load_json
 from lraudit.verify.model import BACKUP_K3, CheckpointInfo, Position
+from lraudit.verify.storage import LOCAL
 
 
-def read_backup(weights_path: str, metadata_path: str | None, info: CheckpointInfo) -> None:
-    if not os.path.isfile(weights_path):
+def read_backup(weights_path: str, metadata_path: str | None, info: CheckpointInfo,
+                storage: Any = LOCAL) -> None:
+    if not storage.isfile(weights_path):
         raise ReaderError(f"{os.path.basename(weights_path)} is missing from the backup directory")
-    read_h5(weights_path, info)
+    read_h5(weights_path, info, storage)
     info.format = BACKUP_K3
-    if metadata_path is None or not os.path.isfile(metadata_path):
+    if metadata_path is None or not storage.isfile(metadata_path):
         info.notes.append("no training_metadata.json: the backup's epoch is unknown")
         return
     try:
-        with open(metadata_path, "rb") as fh:
+        with storage.open(metadata_path) as fh:
             data = fh.read(1024 * 1024)
     except OSError as exc:
         raise ReaderError(f"cannot read {os.path.basename(metadata_path)} ({exc.strerror or exc})") from None

@@ -26,14 +26,15 @@ from lraudit.verify.formats.hdf5 import (
     text_attr,
 )
 from lraudit.verify.model import H5_WEIGHTS_K2, LEGACY_H5, WEIGHTS_H5, CheckpointInfo
+from lraudit.verify.storage import LOCAL
 
 _MAX_MANIFEST = 64 * 1024 * 1024
 
 
-def read_h5(path: str, info: CheckpointInfo) -> None:
+def read_h5(path: str, info: CheckpointInfo, storage: Any = LOCAL) -> None:
     """Read any HDF5 Keras checkpoint, deciding the layout from its content."""
-    _reject_empty(path)
-    with open_h5(path) as f:
+    _reject_empty(path, storage)
+    with open_h5(storage.h5_source(path)) as f:
         attrs = f.attrs
         if "model_config" in attrs or "training_config" in attrs:
             info.format = LEGACY_H5
@@ -51,10 +52,10 @@ def read_h5(path: str, info: CheckpointInfo) -> None:
             raise ReaderError("HDF5 file has neither a Keras model nor a Keras weights layout")
 
 
-def read_sharded(manifest_path: str, info: CheckpointInfo) -> None:
+def read_sharded(manifest_path: str, info: CheckpointInfo, storage: Any = LOCAL) -> None:
     """`*.weights.json` + shards: the manifest names the shard that holds `/optimizer/vars`."""
     try:
-        with open(manifest_path, "rb") as fh:
+        with storage.open(manifest_path) as fh:
             data = fh.read(_MAX_MANIFEST + 1)
     except OSError as exc:
         raise ReaderError(f"cannot read the shard manifest ({exc.strerror or exc})") from None
@@ -75,17 +76,18 @@ def read_sharded(manifest_path: str, info: CheckpointInfo) -> None:
         info.has_optimizer = False
         info.notes.append("the shard manifest lists no optimizer variables")
         return
-    shard_path = os.path.join(os.path.dirname(manifest_path), os.path.basename(shard))
-    if not os.path.isfile(shard_path):
+    p = storage.path
+    shard_path = p.join(p.dirname(manifest_path), os.path.basename(shard))
+    if not storage.isfile(shard_path):
         raise ReaderError(f"shard {os.path.basename(shard)} named in the manifest is missing")
-    _reject_empty(shard_path)
-    with open_h5(shard_path) as f:
+    _reject_empty(shard_path, storage)
+    with open_h5(storage.h5_source(shard_path)) as f:
         read_keras3_optimizer(f, info, None)
 
 
-def _reject_empty(path: str) -> None:
+def _reject_empty(path: str, storage: Any = LOCAL) -> None:
     try:
-        if os.path.getsize(path) == 0:
+        if storage.getsize(path) == 0:
             raise ReaderError("empty file (0 bytes): a save that failed part-way")
     except OSError as exc:
         raise ReaderError(f"cannot stat file ({exc.strerror or exc})") from None

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import struct
 import zipfile
+from typing import Any
 
 from lraudit.verify.formats import optconfig
 from lraudit.verify.formats.errors import ReaderError
 from lraudit.verify.formats.hdf5 import SubFile, load_json, open_h5, read_keras3_optimizer
 from lraudit.verify.model import CheckpointInfo
+from lraudit.verify.storage import LOCAL
 
 _MAX_CONFIG = 64 * 1024 * 1024
 _WEIGHTS = "model.weights.h5"
@@ -42,16 +44,16 @@ def _apply_metadata_and_config(info: CheckpointInfo, metadata: object, config: o
         info.notes.append("the model was saved uncompiled (compile_config is empty)")
 
 
-def read_keras_zip(path: str, info: CheckpointInfo) -> None:
+def read_keras_zip(path: str, info: CheckpointInfo, storage: Any = LOCAL) -> None:
     try:
-        size = os.path.getsize(path)
+        size = storage.getsize(path)
     except OSError as exc:
         raise ReaderError(f"cannot stat file ({exc.strerror or exc})") from None
     if size == 0:
         raise ReaderError("empty file (0 bytes): a save that failed part-way, e.g. a schedule "
                           "without get_config()")
     try:
-        with open(path, "rb") as raw:
+        with storage.open(path) as raw:
             try:
                 archive = zipfile.ZipFile(raw)
             except zipfile.BadZipFile:
@@ -80,14 +82,15 @@ def read_keras_zip(path: str, info: CheckpointInfo) -> None:
         raise ReaderError(f"corrupt zip archive ({exc})") from None
 
 
-def read_keras_dir(path: str, info: CheckpointInfo) -> None:
-    metadata = _read_json_file(os.path.join(path, "metadata.json"))
-    config = _read_json_file(os.path.join(path, "config.json"))
+def read_keras_dir(path: str, info: CheckpointInfo, storage: Any = LOCAL) -> None:
+    p = storage.path
+    metadata = _read_json_file(p.join(path, "metadata.json"), storage)
+    config = _read_json_file(p.join(path, "config.json"), storage)
     _apply_metadata_and_config(info, metadata, config)
-    weights = os.path.join(path, _WEIGHTS)
-    if not os.path.isfile(weights):
+    weights = p.join(path, _WEIGHTS)
+    if not storage.isfile(weights):
         raise ReaderError(f"{_WEIGHTS} is missing from the model directory")
-    with open_h5(weights) as f:
+    with open_h5(storage.h5_source(weights)) as f:
         read_keras3_optimizer(f, info, _lr_in_vars(info))
 
 
@@ -103,11 +106,11 @@ def _read_json_member(archive: zipfile.ZipFile, name: str) -> object:
     return load_json(data, name)
 
 
-def _read_json_file(path: str) -> object:
-    if not os.path.exists(path):
+def _read_json_file(path: str, storage: Any = LOCAL) -> object:
+    if not storage.exists(path):
         return None
     try:
-        with open(path, "rb") as fh:
+        with storage.open(path) as fh:
             data = fh.read(_MAX_CONFIG + 1)
     except OSError as exc:
         raise ReaderError(f"cannot read {os.path.basename(path)} ({exc.strerror or exc})") from None

@@ -10,11 +10,14 @@ SavedModel `variables/variables` and tf-keras BackupAndRestore directories.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from lraudit.verify.formats.protobuf import ProtoError, first, parse_message, read_varint, signed64
+from lraudit.verify.storage import LOCAL
 
 _MAGIC = 0xDB4775248B80FB57
 _FOOTER = 48
@@ -47,6 +50,7 @@ class Bundle:
     prefix: str
     num_shards: int
     entries: dict[str, Entry]
+    storage: Any = LOCAL     # where the data shards are read from (lraudit.verify.storage)
 
     def data_path(self, shard_id: int) -> str:
         return f"{self.prefix}.data-{shard_id:05d}-of-{self.num_shards:05d}"
@@ -62,7 +66,7 @@ class Bundle:
             raise BundleError(f"{key}: entry size {entry.size} does not match its dtype")
         path = self.data_path(entry.shard_id)
         try:
-            with open(path, "rb") as fh:
+            with self.storage.open(path) as fh:
                 fh.seek(entry.offset)
                 raw = fh.read(width)
         except FileNotFoundError:
@@ -74,14 +78,14 @@ class Bundle:
         return struct.unpack(fmt, raw)[0]
 
 
-def read_bundle(prefix: str) -> Bundle:
+def read_bundle(prefix: str, storage: Any = LOCAL) -> Bundle:
     """Parse `<prefix>.index`; raises BundleError with a one-line reason."""
     index_path = prefix + ".index"
     try:
-        size = os.path.getsize(index_path)
+        size = storage.getsize(index_path)
         if size > _MAX_INDEX_BYTES:
             raise BundleError(f"index file is {size} bytes, too large for a checkpoint index")
-        with open(index_path, "rb") as fh:
+        with storage.open(index_path) as fh:
             data = fh.read()
     except FileNotFoundError:
         raise BundleError(f"{os.path.basename(index_path)} is missing") from None
@@ -106,7 +110,7 @@ def read_bundle(prefix: str) -> Bundle:
             entries[key.decode("utf-8", "replace")] = _parse_entry(value)
         except ProtoError as exc:
             raise BundleError(f"entry {key[:80]!r} is corrupt ({exc})") from None
-    return Bundle(prefix=prefix, num_shards=num_shards, entries=entries)
+    return Bundle(prefix=prefix, num_shards=num_shards, entries=entries, storage=storage)
 
 
 def _parse_entry(value: bytes) -> Entry:
@@ -223,11 +227,11 @@ def _snappy_decompress(src: bytes) -> bytes:
     return bytes(out)
 
 
-def parse_state_file(path: str) -> tuple[str | None, list[str]]:
+def parse_state_file(path: str, storage: Any = LOCAL) -> tuple[str | None, list[str]]:
     """Read a `checkpoint` text-proto state file: (latest prefix, all prefixes in save order)."""
     latest = None
     prefixes: list[str] = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with storage.open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             name, _, value = line.partition(":")
             value = value.strip()

@@ -9,8 +9,8 @@ stored in a TF checkpoint; tf-keras SavedModels keep it in keras_metadata.pb, pa
 
 from __future__ import annotations
 
-import os
 import re
+from typing import Any
 
 from lraudit.verify.formats import optconfig
 from lraudit.verify.formats.errors import ReaderError
@@ -18,6 +18,7 @@ from lraudit.verify.formats.hdf5 import load_json
 from lraudit.verify.formats.protobuf import ProtoError, first, parse_message
 from lraudit.verify.formats.tensorbundle import Bundle, BundleError, read_bundle
 from lraudit.verify.model import BACKUP_K2, CheckpointInfo, Position
+from lraudit.verify.storage import LOCAL
 
 _SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 _ITER = re.compile(r"(?:^|/)_iterations/\.ATTRIBUTES/VARIABLE_VALUE$")
@@ -25,22 +26,23 @@ _LEGACY_ITER = re.compile(r"(?:^|/)iter/\.ATTRIBUTES/VARIABLE_VALUE$")
 _MAX_METADATA = 256 * 1024 * 1024
 
 
-def read_prefix(prefix: str, info: CheckpointInfo) -> None:
+def read_prefix(prefix: str, info: CheckpointInfo, storage: Any = LOCAL) -> None:
     try:
-        bundle = read_bundle(prefix)
+        bundle = read_bundle(prefix, storage)
         _interpret(bundle, info)
     except BundleError as exc:
         raise ReaderError(str(exc)) from None
 
 
-def read_saved_model(path: str, info: CheckpointInfo) -> None:
-    prefix = os.path.join(path, "variables", "variables")
-    if not os.path.exists(prefix + ".index"):
+def read_saved_model(path: str, info: CheckpointInfo, storage: Any = LOCAL) -> None:
+    p = storage.path
+    prefix = p.join(path, "variables", "variables")
+    if not storage.exists(prefix + ".index"):
         raise ReaderError("SavedModel has no variables/variables.index")
-    metadata = os.path.join(path, "keras_metadata.pb")
-    if os.path.isfile(metadata):
-        _read_keras_metadata(metadata, info)
-    read_prefix(prefix, info)
+    metadata = p.join(path, "keras_metadata.pb")
+    if storage.isfile(metadata):
+        _read_keras_metadata(metadata, info, storage)
+    read_prefix(prefix, info, storage)
 
 
 def _interpret(bundle: Bundle, info: CheckpointInfo) -> None:
@@ -129,13 +131,13 @@ def _scalar(bundle: Bundle, key: str):
         raise ReaderError(str(exc)) from None
 
 
-def _read_keras_metadata(path: str, info: CheckpointInfo) -> None:
+def _read_keras_metadata(path: str, info: CheckpointInfo, storage: Any = LOCAL) -> None:
     """tf-keras SavedModel: the root node's JSON metadata holds training_config."""
     try:
-        if os.path.getsize(path) > _MAX_METADATA:
+        if storage.getsize(path) > _MAX_METADATA:
             info.notes.append("keras_metadata.pb too large; schedule not read")
             return
-        with open(path, "rb") as fh:
+        with storage.open(path) as fh:
             data = fh.read()
         for node in parse_message(data).get(1, []):
             fields = parse_message(node)
