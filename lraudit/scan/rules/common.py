@@ -9,6 +9,7 @@ import libcst as cst
 from lraudit.scan.facts import (CONST, OPTIMIZER, SCHEDULE, Event, ModuleFacts, Obj, keyword,
                                 literal_value)
 from lraudit.scan.names import Flavour
+from lraudit.scan.tree import descendants
 
 WEIGHTS_ONLY_H5 = (".h5", ".hdf5")
 KERAS3_SUFFIXES = (".weights.h5", ".keras", ".weights.json")
@@ -115,17 +116,10 @@ def constant_ints(event: Event, ids: frozenset[int], parameter_defaults: set[int
 
 
 def parameter_default_ids(facts: ModuleFacts) -> set[int]:
-    """id() of every literal that is a function parameter's default value (and its parts)."""
-    found: set[int] = set()
-
-    class _Defaults(cst.CSTVisitor):
-        def visit_Param(self, node: cst.Param) -> None:
-            if node.default is not None:
-                for sub in _walk(node.default):
-                    found.add(id(sub))
-
-    facts.module.visit(_Defaults())
-    return found
+    """id() of every literal that is a function parameter's default value (and its parts).
+    (A walk over node fields: a libcst visit would rebuild the whole module.)"""
+    return {id(sub) for node in descendants(facts.module) if isinstance(node, cst.Param) and node.default is not None
+            for sub in descendants(node.default)}
 
 
 def _walk(node):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from lraudit.scan.facts import literal_value
+from lraudit.scan.tree import path_to
 
 _MAX_ROUNDS = 8
 
@@ -209,27 +210,10 @@ def counter_source(value: cst.BaseExpression, scopes: list[_Bindings]) -> str | 
 
 
 def enclosing(module: cst.Module, target: cst.CSTNode) -> list[cst.CSTNode]:
-    """The chain of scopes (FunctionDef/ClassDef, innermost first, module last) holding `target`."""
-    chain: list[cst.CSTNode] = []
-    stack: list[cst.CSTNode] = []
-
-    class _Visitor(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            if chain:
-                return False
-            if node is target:
-                chain.extend(reversed(stack))
-                return False
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-                stack.append(node)
-            return True
-
-        def on_leave(self, original_node: cst.CSTNode) -> None:
-            if stack and stack[-1] is original_node:
-                stack.pop()
-
-    module.visit(_Visitor())
-    return chain + [module]
+    """The chain of scopes (FunctionDef/ClassDef, innermost first, module last) holding `target`.
+    (A walk over node fields: a libcst visit would rebuild the whole module for each call.)"""
+    path = path_to(module, target) or [module]
+    return [n for n in reversed(path[:-1]) if isinstance(n, (cst.FunctionDef, cst.ClassDef))] + [module]
 
 
 def rebound(module: cst.Module, at: cst.CSTNode, name: str) -> bool:
