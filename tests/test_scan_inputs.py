@@ -49,7 +49,8 @@ def test_empty_file_and_directory_without_python(tmp_path: Path) -> None:
 
 
 def test_python2_code_is_a_clear_error(tmp_path: Path) -> None:
-    (tmp_path / "old.py").write_text('import keras\nprint "fitting"\nmodel.fit(x)\n')
+    # a resume script (the prefilter parses only files that can hold a finding)
+    (tmp_path / "old.py").write_text('import keras\nprint "fitting"\nmodel.load_weights(p)\nmodel.fit(x)\n')
     (tmp_path / "new.py").write_text(BAD)
     proc, findings = scan(str(tmp_path))
     assert proc.returncode == 2
@@ -82,7 +83,7 @@ def test_ten_megabyte_generated_file(tmp_path: Path) -> None:
 
 
 def test_deeply_nested_expression_is_an_error_not_a_crash(tmp_path: Path) -> None:
-    (tmp_path / "deep.py").write_text("model.fit(" + "(" * 5000 + "1" + ")" * 5000 + ")\n")
+    (tmp_path / "deep.py").write_text("model.load_weights(p)\nmodel.fit(" + "(" * 5000 + "1" + ")" * 5000 + ")\n")
     (tmp_path / "train.py").write_text(BAD)
     proc, findings = scan(str(tmp_path))
     assert proc.returncode == 2

@@ -15,8 +15,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from lraudit.findings import Edit, Finding, Fix
 from lraudit.scan.cache import content_hash
 from lraudit.scan.facts import ModuleFacts, build_facts, source_of
-from lraudit.scan.files import prefilter
 from lraudit.scan.names import Flavour
+from lraudit.scan.needs import needed
 from lraudit.scan.project import Pins, project_pins, resolve_flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
 from lraudit.scan.suppress import is_suppressed
@@ -169,8 +169,11 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
     rules = list(rules)
     if not rules:
         return []
-    if use_prefilter and not prefilter(text, {t for r in rules for t in r.tokens}):
-        return []
+    if use_prefilter:  # only the rules whose need the text meets (needs.py)
+        keep = set(needed(text, [r.code for r in rules], {r.code: r.tokens for r in rules}))
+        rules = [r for r in rules if r.code in keep]
+        if not rules:
+            return []
     module = module if module is not None else parse(text)
     facts = build_facts(module, text)
     if target_keras:
@@ -179,8 +182,6 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
         facts.flavour = resolve_flavour(facts.flavour, facts.imports, pins)
     hits: list[tuple[Rule, Hit]] = []
     for rule in rules:
-        if use_prefilter and rule.tokens and not prefilter(text, rule.tokens):
-            continue
         hits.extend((rule, hit) for hit in rule.check(facts))
     if not hits:
         return []
