@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Iterable
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from lraudit.findings import Edit, Finding, Fix
 from lraudit.scan.cache import content_hash
 from lraudit.scan.facts import ModuleFacts, build_facts, source_of
 from lraudit.scan.names import Flavour
 from lraudit.scan.needs import needed
+from lraudit.scan.positions import Positions
 from lraudit.scan.project import Pins, project_pins, resolve_flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
 from lraudit.scan.suppress import is_suppressed
@@ -99,54 +99,6 @@ def parse(text: str) -> cst.Module:
         raise InputError("too deeply nested to parse") from None
 
 
-class Positions:
-    """1-based (line, column, end_line, end_column) of reported nodes, computed lazily.
-
-    libcst's PositionProvider over a whole module costs several times the parse.  Findings are
-    rare, so each reported node is positioned within its module-level statement alone (parsed
-    into a one-statement module), then shifted by the lines that precede that statement.  Nodes
-    the interpreter never saw fall back to one full pass.
-    """
-
-    def __init__(self, module: cst.Module, top_of: dict[int, int]) -> None:
-        self.module = module
-        self.top_of = top_of
-        self.offsets: list[int] = []  # line offset of each module-level statement, as computed
-        self.per_statement: dict[int, dict] = {}
-        self.full: dict | None = None
-
-    def _offset(self, index: int) -> int:
-        if not self.offsets:
-            header = cst.Module(body=[], header=self.module.header, footer=[],
-                                default_newline=self.module.default_newline)
-            self.offsets.append(header.code.count("\n") if self.module.header else 0)
-        while len(self.offsets) <= index:
-            stmt = self.module.body[len(self.offsets) - 1]
-            self.offsets.append(self.offsets[-1] + self.module.code_for_node(stmt).count("\n"))
-        return self.offsets[index]
-
-    def get(self, node: cst.CSTNode):
-        index = self.top_of.get(id(node))
-        if index is not None and index < len(self.module.body):
-            if index not in self.per_statement:
-                stmt = self.module.body[index]
-                single = cst.Module(body=[stmt], header=[], footer=[],
-                                    default_indent=self.module.default_indent,
-                                    default_newline=self.module.default_newline)
-                self.per_statement[index] = dict(
-                    MetadataWrapper(single, unsafe_skip_copy=True).resolve(PositionProvider))
-            pos = self.per_statement[index].get(node)
-            if pos is not None:
-                shift = self._offset(index)
-                return pos.start.line + shift, pos.start.column + 1, pos.end.line + shift, pos.end.column + 1
-        if self.full is None:
-            self.full = dict(MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider))
-        pos = self.full.get(node)
-        if pos is None:
-            return None
-        return pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1
-
-
 def _fix(spec: FixSpec | None, positions) -> Fix | None:
     if spec is None:
         return None
@@ -186,6 +138,8 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
     if not hits:
         return []
     positions = Positions(module, facts.top_of)
+    positions.want(hit.node for _, hit in hits)
+    positions.want(old for _, hit in hits if hit.fix is not None for old, _ in hit.fix.replacements)
     lines = text.splitlines()
     findings: dict[tuple, Finding] = {}
     for rule, hit in hits:
