@@ -88,12 +88,21 @@ def render_text(result: VerifyResult, colour: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+_REPLAY_MEANING = {
+    "ok": " (Keras restores the stored counter and applies the rate the checkpoint describes)",
+    "restore-skipped": " (the loaded optimizer lost the stored counter: LRV007)",
+    "mismatch": " (the applied rate differs from the checkpoint's schedule: LRV006)",
+    "error": " (could not be replayed; see the message above)",
+}
+
+
 def render_replay(result: VerifyResult) -> list[str]:
     """One block per replayed checkpoint: device, status, and each step's rates."""
     lines: list[str] = []
     for entry in result.replay:
+        meaning = _REPLAY_MEANING.get(entry["status"], "")
         lines.append(f"replay {entry['checkpoint']} on {entry['device'] or 'no device'}: "
-                     f"{entry['status']}")
+                     f"{entry['status']}{meaning}")
         for step in entry["steps"]:
             applied = "skipped (loss-scale overflow)" if step["lr_applied"] is None else _num(step["lr_applied"])
             lines.append(f"  step {step['step']}: applied {applied}, expected "
