@@ -1,5 +1,9 @@
 """One scan run: discovery, per-file rule selection, execution (serial, pooled or cached) and
-fixes.  The CLI only parses options and renders; everything else happens here."""
+fixes.  The CLI only parses options and renders; everything else happens here.
+
+Nothing heavy is imported up front: rules travel as codes, the cache and the prefilter work
+on text, and libcst is imported (by the worker, lazily) only for a file that must be parsed.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,11 @@ from pathlib import Path
 
 from lraudit.config import Config
 from lraudit.findings import Finding
-from lraudit.scan.files import discover
-from lraudit.scan.project import project_pins
 from lraudit.scan.cache import ResultCache, config_key
-from lraudit.scan.rules import BY_CODE, Rule, select_rules
-from lraudit.scan.runner import FileResult, scan_file
+from lraudit.scan.catalog import codes_for, select_codes
+from lraudit.scan.files import discover
+from lraudit.scan.source import FileResult
+from lraudit.scan.worker import Job, scan_batch, scan_job
 
 
 @dataclass
@@ -39,79 +43,120 @@ class ScanRun:
     fixed: int = 0
 
 
-def rules_for(rules: list[Rule], cfg: Config, path: str) -> list[Rule]:
-    ignored = cfg.ignored_for(path)
-    if not ignored:
-        return rules
-    return [r for r in rules if not any(p == "ALL" or r.code.startswith(p) for p in ignored)]
+def rules_for(rules: list, cfg: Config, path: str) -> list:
+    """The Rule objects that apply to one file after `per-file-ignores`."""
+    keep = set(codes_for([r.code for r in rules], cfg.ignored_for(path)))
+    return [r for r in rules if r.code in keep]
 
 
-# Below this many files to parse, a process pool costs more than it saves (pre-commit
+# Below this many files to scan, a process pool costs more than it saves (pre-commit
 # passes a handful of files; starting workers alone takes longer than scanning them).
 POOL_THRESHOLD = 24
+# Work units per worker: enough for the pool to even out files of very different cost.
+BATCHES_PER_WORKER = 8
 
 
-def _scan_job(job: tuple[str, str, tuple[str, ...], bool, str | None]) -> FileResult:
-    """Runs in a worker process: rules travel as codes, not objects."""
-    path, display, codes, use_prefilter, target = job
-    return scan_file(Path(path), display, [BY_CODE[c] for c in codes], use_prefilter=use_prefilter,
-                     target_keras=target)
+def default_jobs() -> int:
+    """The cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
-def _execute(jobs: list[tuple], workers: int) -> list[FileResult]:
+def batches(jobs: list[tuple[Job, int]], workers: int) -> list[list[Job]]:
+    """Group (job, size) pairs into work units of similar byte size, biggest first.
+
+    The largest files go out first so that no worker is left with a big file at the end; small
+    files travel many to a unit, since most of them are rejected by the prefilter in well under
+    a millisecond and a round trip to a worker costs more than that.
+    """
+    ordered = sorted(jobs, key=lambda js: -js[1])
+    total = sum(size for _, size in ordered)
+    target = max(1, total // max(1, workers * BATCHES_PER_WORKER))
+    out: list[list[Job]] = []
+    current: list[Job] = []
+    size = 0
+    for job, n in ordered:
+        current.append(job)
+        size += n
+        if size >= target:
+            out.append(current)
+            current, size = [], 0
+    if current:
+        out.append(current)
+    return out
+
+
+def execute(jobs: list[tuple[Job, int]], workers: int) -> list[FileResult]:
+    """Results in no particular order (the caller sorts)."""
     if workers <= 1 or len(jobs) < POOL_THRESHOLD:
-        return [_scan_job(job) for job in jobs]
+        return [scan_job(job) for job, _ in jobs]
     from concurrent.futures import ProcessPoolExecutor
 
-    chunk = max(1, min(64, len(jobs) // (workers * 4)))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_scan_job, jobs, chunksize=chunk))
+    units = batches(jobs, workers)
+    out: list[FileResult] = []
+    with ProcessPoolExecutor(max_workers=min(workers, len(units))) as pool:
+        for done in [pool.submit(scan_batch, unit) for unit in units]:
+            out.extend(done.result())
+    return out
 
 
 def run_scan(options: ScanOptions, cfg: Config) -> ScanRun:
-    rules = select_rules(options.select or cfg.select, options.ignore or cfg.ignore)
+    codes = select_codes(options.select or cfg.select, options.ignore or cfg.ignore)
     found = discover(options.paths, cfg.exclude)
     run = ScanRun(errors=list(found.errors), files_checked=len(found.files))
     target = options.target_keras or cfg.target_keras
     if options.fix or options.diff:
         from lraudit.scan.fix import fix_files
+        from lraudit.scan.rules import BY_CODE
 
+        rules = [BY_CODE[c] for c in codes]
         return fix_files(run, found.files, lambda display: rules_for(rules, cfg, display),
                          unsafe=options.unsafe_fixes, write=not options.diff, target_keras=target,
                          use_prefilter=options.use_prefilter)
-    cache = None
-    if options.use_cache:
-        # Dependency pins decide a file's Keras flavour: a changed pin must invalidate results.
-        pins = sorted({str(project_pins(f)) for f in found.files}) if not target else []
-        key = config_key(sorted(r.code for r in rules), cfg.per_file_ignores, target, options.use_prefilter, pins)
-        cache = ResultCache.open(cfg.root or Path.cwd(), key)
+    cache = _open_cache(options, cfg, codes, found.files, target) if options.use_cache else None
     results: dict[str, list[Finding]] = {}
-    jobs = []
-    stats = {}
-    for file in sorted(found.files, key=lambda p: p.as_posix()):
+    jobs: list[tuple[Job, int]] = []
+    stats: dict[str, os.stat_result | None] = {}
+    for file in found.files:
         display = file.as_posix()
-        if cache is not None:
-            try:
-                stats[display] = file.stat()
-            except OSError:
-                stats[display] = None
-            hit = cache.lookup(file, stats[display]) if stats[display] is not None else None
+        try:
+            st: os.stat_result | None = file.stat()
+        except OSError:
+            st = None
+        if cache is not None and st is not None:
+            stats[display] = st
+            hit = cache.lookup(file, st)
             if hit is not None:
                 results[display] = hit
                 continue
-        codes = tuple(r.code for r in rules_for(rules, cfg, display))
-        jobs.append((str(file), display, codes, options.use_prefilter, target))
-    workers = options.jobs if options.jobs is not None else (os.cpu_count() or 1)
-    for result in _execute(jobs, workers):
+        job: Job = (str(file), display, tuple(codes_for(codes, cfg.ignored_for(display))),
+                    options.use_prefilter, target)
+        jobs.append((job, st.st_size if st is not None else 0))
+    workers = options.jobs if options.jobs is not None else default_jobs()
+    for result in execute(jobs, workers):
         if result.error:
             run.errors.append((result.path, result.error))
             continue
         results[result.path] = result.findings
-        if cache is not None and stats.get(result.path) is not None and result.digest:
-            cache.store(Path(result.path), stats[result.path], result.digest, result.findings)
+        st = stats.get(result.path)
+        if cache is not None and st is not None and result.digest:
+            cache.store(Path(result.path), st, result.digest, result.findings)
     if cache is not None:
         cache.save()
     run.errors.sort()
     for display in sorted(results):
         run.findings.extend(results[display])
     return run
+
+
+def _open_cache(options: ScanOptions, cfg: Config, codes: list[str], files: list[Path],
+                target: str | None) -> ResultCache:
+    """The index for this configuration.  Dependency pins decide a file's Keras flavour, so a
+    changed pin must invalidate results: they are part of the key (unless --target-keras)."""
+    from lraudit.scan.project import project_pins
+
+    pins = sorted({str(project_pins(f)) for f in files}) if not target else []
+    key = config_key(codes, cfg.per_file_ignores, target, options.use_prefilter, pins)
+    return ResultCache.open(cfg.root or Path.cwd(), key)

@@ -19,8 +19,10 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lraudit.scan.names import Flavour, ImportTable
+if TYPE_CHECKING:  # names.py imports libcst; reading pins (for the cache key) must not
+    from lraudit.scan.names import Flavour, ImportTable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -291,6 +293,8 @@ def project_pins(file: Path) -> Pins | None:
 
 def _side(rng) -> Flavour:
     """Keras 2 when the whole TensorFlow range is below 2.16, Keras 3 when it is at or above."""
+    from lraudit.scan.names import Flavour
+
     if rng is None:
         return Flavour.UNKNOWN
     low, high = rng
@@ -302,6 +306,8 @@ def _side(rng) -> Flavour:
 
 
 def _keras_side(rng) -> Flavour:
+    from lraudit.scan.names import Flavour
+
     if rng is None:
         return Flavour.UNKNOWN
     low, high = rng
@@ -319,6 +325,8 @@ def pinned_flavour(pins: Pins | None, imports: ImportTable) -> Flavour:
     keep Keras 2 under TF >= 2.16, with TF_USE_LEGACY_KERAS set outside the code).  Standalone
     `import keras` follows the keras pin, else TensorFlow's (TF >= 2.16 requires keras 3).
     """
+    from lraudit.scan.names import Flavour
+
     if pins is None:
         return Flavour.UNKNOWN
     tops = {r.split(".")[0] for r in imports.roots}
@@ -337,6 +345,8 @@ def pinned_flavour(pins: Pins | None, imports: ImportTable) -> Flavour:
 
 def resolve_flavour(from_imports: Flavour, imports: ImportTable, pins: Pins | None) -> Flavour:
     """Imports that prove a flavour win (they are about this very file); pins fill the gap."""
+    from lraudit.scan.names import Flavour
+
     if from_imports is not Flavour.UNKNOWN:
         return from_imports
     return pinned_flavour(pins, imports)

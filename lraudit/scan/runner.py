@@ -3,55 +3,21 @@ over them, then position and suppress what was found."""
 
 from __future__ import annotations
 
-import tokenize
-from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 from typing import Iterable
 
 import libcst as cst
 
 from lraudit.findings import Edit, Finding, Fix
-from lraudit.scan.cache import content_hash
 from lraudit.scan.facts import ModuleFacts, build_facts, source_of
 from lraudit.scan.names import Flavour
 from lraudit.scan.needs import needed
 from lraudit.scan.positions import Positions
-from lraudit.scan.project import Pins, project_pins, resolve_flavour
+from lraudit.scan.project import Pins, resolve_flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
+# Reading and decoding live in source.py (no libcst there); re-exported for fix.py and tests.
+from lraudit.scan.source import FileResult, InputError, decode, read_source  # noqa: F401
 from lraudit.scan.suppress import is_suppressed
-
-
-class InputError(Exception):
-    """A file that cannot be scanned: reported as one line with its path and reason."""
-
-
-@dataclass
-class FileResult:
-    path: str
-    findings: list[Finding] = field(default_factory=list)
-    error: str | None = None
-    digest: str | None = None  # content hash of the bytes that were scanned (for the cache)
-
-
-def decode(data: bytes) -> str:
-    """Bytes -> text following PEP 263 (BOM, coding cookie), else strict UTF-8."""
-    if b"\x00" in data:
-        raise InputError("binary file (contains NUL bytes)")
-    try:
-        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
-    except SyntaxError as exc:
-        if "invalid or missing" not in str(exc):
-            raise InputError(f"bad encoding declaration: {exc}") from None
-        encoding = "utf-8"  # no usable cookie: decoding below says which byte is wrong
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not valid {encoding.upper().replace('-SIG', '')}: cannot decode byte "
-                         f"0x{data[exc.start]:02x} at offset {exc.start}") from None
-    except LookupError:
-        raise InputError(f"unknown encoding {encoding!r}") from None
-    return text.lstrip("\ufeff")
 
 
 def normalize_newlines(text: str) -> str:
@@ -162,23 +128,10 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
 
 def scan_file(path: Path, display: str, rules: list[Rule], *, use_prefilter: bool = True,
               target_keras: str | None = None) -> FileResult:
-    result = FileResult(display)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        result.error = f"cannot read: {exc.strerror or exc}"
-        return result
-    result.digest = content_hash(data)
-    try:
-        text = decode(data)
-        result.findings = scan_text(text, display, rules, use_prefilter=use_prefilter,
-                                    target_keras=target_keras,
-                                    pins=None if target_keras else project_pins(path))
-    except InputError as exc:
-        result.error = str(exc)
-    except RecursionError:
-        result.error = "too deeply nested to analyse"
-    return result
+    """Read, prefilter and scan one file (worker.scan_job, with Rule objects)."""
+    from lraudit.scan.worker import scan_job
+
+    return scan_job((str(path), display, tuple(r.code for r in rules), use_prefilter, target_keras))
 
 
 def facts_for(text: str) -> ModuleFacts:
