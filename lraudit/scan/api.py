@@ -155,8 +155,24 @@ def _open_cache(options: ScanOptions, cfg: Config, codes: list[str], files: list
                 target: str | None) -> ResultCache:
     """The index for this configuration.  Dependency pins decide a file's Keras flavour, so a
     changed pin must invalidate results: they are part of the key (unless --target-keras)."""
-    from lraudit.scan.project import project_pins
-
-    pins = sorted({str(project_pins(f)) for f in files}) if not target else []
+    pins = sorted(_all_pins(files)) if not target else []
     key = config_key(codes, cfg.per_file_ignores, target, options.use_prefilter, pins)
     return ResultCache.open(cfg.root or Path.cwd(), key)
+
+
+def _all_pins(files: list[Path]) -> set[str]:
+    """The distinct dependency pins the files see.  Pins depend on a file's directory only, so
+    each directory is resolved once (a symlinked file is looked up on its own)."""
+    from lraudit.scan.project import project_pins
+
+    by_dir: dict[Path, str] = {}
+    out: set[str] = set()
+    for file in files:
+        if file.is_symlink():
+            out.add(str(project_pins(file)))
+            continue
+        pins = by_dir.get(file.parent)
+        if pins is None:
+            pins = by_dir[file.parent] = str(project_pins(file))
+        out.add(pins)
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -80,6 +81,7 @@ def discover(paths: Iterable[str], exclude: Iterable[str] = ()) -> Discovery:
     exclude = tuple(exclude)
     found = Discovery()
     seen: set[Path] = set()
+    resolved_dirs: dict[Path, Path] = {}
     for raw in paths:
         path = Path(raw)
         if not path.exists() and not path.is_symlink():
@@ -87,7 +89,7 @@ def discover(paths: Iterable[str], exclude: Iterable[str] = ()) -> Discovery:
             continue
         if path.is_dir():
             for file in _walk(path, exclude, found):
-                key = file.resolve() if file.exists() else file
+                key = _identity(file, resolved_dirs)
                 if key not in seen:
                     seen.add(key)
                     found.files.append(file)
@@ -97,6 +99,22 @@ def discover(paths: Iterable[str], exclude: Iterable[str] = ()) -> Discovery:
                 seen.add(key)
                 found.files.append(path)
     return found
+
+
+def _identity(file: Path, resolved_dirs: dict[Path, Path]) -> Path:
+    """`file.resolve()` (the file itself when it does not exist), the same file reached twice
+    through symlinks or overlapping paths being scanned once.  A file that is not a symlink
+    resolves to its resolved directory plus its name, and directories are resolved once each:
+    resolving every file walks every path component again (a third of a warm run's time)."""
+    try:
+        if not stat.S_ISLNK(os.lstat(file).st_mode):
+            parent = resolved_dirs.get(file.parent)
+            if parent is None:
+                parent = resolved_dirs[file.parent] = file.parent.resolve()
+            return parent / file.name
+    except OSError:
+        pass
+    return file.resolve() if file.exists() else file
 
 
 def _walk(root: Path, exclude: tuple[str, ...], found: Discovery) -> Iterator[Path]:

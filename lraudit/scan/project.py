@@ -14,6 +14,7 @@ are Keras 3, `tensorflow>=2.10` could be either and decides nothing.
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -255,7 +256,7 @@ def _directory_pins(directory: Path) -> Pins | None:
     """The pins that one directory's dependency files declare; None when none mention TF/Keras."""
     texts: list[tuple[str, str]] = []
     try:
-        names = sorted(p.name for p in directory.iterdir() if p.is_file())
+        names = sorted(n for n, is_file in _listing(directory) if is_file)
     except OSError:
         return None
     for name in names:
@@ -273,11 +274,24 @@ def _directory_pins(directory: Path) -> Pins | None:
 
 
 @lru_cache(maxsize=4096)
+def _listing(directory: Path) -> tuple[tuple[str, bool], ...]:
+    """(name, is a file) of each entry, from one scandir: the file type comes with the listing,
+    so a warm scan of a big tree does not stat every file of every directory it climbs."""
+    with os.scandir(directory) as entries:
+        return tuple((e.name, e.is_file()) for e in entries)
+
+
+@lru_cache(maxsize=4096)
 def _nearest(directory: Path) -> Pins | None:
     pins = _directory_pins(directory)
     if pins is not None:
         return pins
-    if any((directory / marker).exists() for marker in _ROOT_MARKERS) or directory.parent == directory:
+    try:
+        listed = {name for name, _ in _listing(directory)}
+    except OSError:
+        listed = set(_ROOT_MARKERS)  # cannot list it: ask each marker directly, as before
+    if any(marker in listed and (directory / marker).exists() for marker in _ROOT_MARKERS) \
+            or directory.parent == directory:
         return None
     return _nearest(directory.parent)
 
@@ -356,3 +370,4 @@ def clear_cache() -> None:
     """Forget what was read (tests that rewrite dependency files in one process)."""
     _directory_pins.cache_clear()
     _nearest.cache_clear()
+    _listing.cache_clear()
