@@ -63,6 +63,9 @@ def _fail(target: str, reason: str) -> None:
               show_default=True,
               help="Replay under tf.distribute.MirroredStrategy (all GPUs, or two logical CPUs "
                    "on a CPU-only machine), for checkpoints written by distributed training.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Checkpoints read at once. Default: 16 for a remote TARGET (s3://, gs://, "
+                   "az://, memory://, any fsspec URL; needs the remote extra), 1 for a local one.")
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None,
               metavar="FILE.png",
               help="Draw the expected schedule, the rate stored at each checkpoint, the replayed "
@@ -71,7 +74,7 @@ def verify_command(target: str, output_format: str, schedule_spec: str | None,
                    steps_per_epoch: int | None, custom_objects: tuple[str, ...], rtol: float,
                    fail_on: str, output_file: str | None, replay: int | None, replay_all: bool,
                    unsafe: bool, model_factory: str | None, device: str, strategy: str,
-                   plot_file: str | None) -> None:
+                   plot_file: str | None, jobs: int | None) -> None:
     """Check the learning-rate state of the checkpoints under TARGET.
 
     TARGET is a checkpoint directory (searched recursively) or one checkpoint file.  Reads each
@@ -123,7 +126,7 @@ def verify_command(target: str, output_format: str, schedule_spec: str | None,
 
     options = Options(schedule=schedule, steps_per_epoch=steps_per_epoch, rtol=rtol)
     try:
-        result = verify(target, options)
+        result = verify(target, options, jobs=jobs, progress=_reading_progress())
     except TargetError as exc:
         _fail(target, str(exc))
     except MissingDependency as exc:
@@ -163,6 +166,8 @@ def verify_command(target: str, output_format: str, schedule_spec: str | None,
 
         # checkpoint paths are relative to the target directory (a file target: its directory)
         root = target if os.path.isdir(target) else os.path.dirname(target)
+        if "://" in target:
+            root = None   # a URL is no file path: locations stay relative to the target
         text = render_report(result.findings, output_format, kind="verify", root=root or None)
     else:
         from lraudit.report.text import use_colour  # noqa: PLC0415
@@ -180,6 +185,26 @@ def verify_command(target: str, output_format: str, schedule_spec: str | None,
         click.echo(text, nl=False)
     code = exit_code(result.findings, Severity.parse(fail_on))
     raise SystemExit(2 if replay_failed and code == 0 else code)
+
+
+def _reading_progress():
+    """`reading checkpoints N/M` on stderr, redrawn in place, only on a terminal (never in CI
+    logs or in captured output); None elsewhere."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return None
+    import time  # noqa: PLC0415
+
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - last[0] < 0.1:
+            return
+        last[0] = now
+        end = "\r" if done < total else "\r" + " " * 40 + "\r"
+        click.echo(f"reading checkpoints {done}/{total}" + end, err=True, nl=False)
+
+    return progress
 
 
 def _replay(result, steps: int, replay_all: bool, unsafe: bool, custom_objects: tuple[str, ...],

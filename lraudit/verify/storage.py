@@ -214,10 +214,11 @@ def classify(exc: BaseException, protocol: str, what: str) -> BaseException:
     if isinstance(exc, FileNotFoundError):
         text = str(exc).lower()
         if ("bucket" in text or "container" in text) and ("not exist" in text or "not found" in text):
-            return StorageError(f"no such bucket or container ({_first_line(exc)})")
+            noun = "container" if protocol in ("az", "abfs", "abfss", "adl") else "bucket"
+            return StorageError(f"no such {noun} ({_first_line(exc)})")
         return FileNotFoundError(errno.ENOENT, "no such object", what)
     if isinstance(exc, PermissionError):
-        return PermissionError(errno.EACCES, f"access denied ({_first_line(exc)})", what)
+        return PermissionError(errno.EACCES, "access denied", what)
     if isinstance(exc, OSError):
         return OSError(exc.errno or errno.EIO, _first_line(exc), what)
     return OSError(errno.EIO, f"{type(exc).__name__}: {_first_line(exc)}", what)
@@ -278,8 +279,12 @@ def open_target(target: str, jobs: int = 16) -> "LocalStorage | RemoteStorage":
         if isinstance(error, StorageError):
             raise error from None
         raise TargetError(f"cannot open the storage ({_first_line(exc)})") from None
-    if protocol in ("s3", "s3a", "gs", "gcs") and hasattr(fs, "retries"):
-        fs.retries = 2  # each attempt already has its timeouts; do not multiply them by 5 or 6
+    # One layer of retries, not two multiplied: botocore retries S3 requests (3 attempts, with
+    # the standard mode's backoff), so s3fs's own loop makes one attempt; gcsfs has only its own.
+    if protocol in ("s3", "s3a") and hasattr(fs, "retries"):
+        fs.retries = 1
+    elif protocol in ("gs", "gcs") and hasattr(fs, "retries"):
+        fs.retries = 3
     return RemoteStorage(fs, root, target, protocol, timeout)
 
 
@@ -289,7 +294,7 @@ def _options(fsspec: Any, cls: Any, protocol: str, timeout: float, jobs: int) ->
     ours: dict[str, Any] = {}
     if protocol in ("s3", "s3a"):
         ours["config_kwargs"] = {"connect_timeout": min(timeout, 10.0), "read_timeout": timeout,
-                                 "retries": {"max_attempts": 2, "mode": "standard"},
+                                 "retries": {"max_attempts": 3, "mode": "standard"},
                                  "max_pool_connections": max(10, jobs)}
     elif protocol in ("gs", "gcs"):
         ours["requests_timeout"] = timeout
@@ -556,12 +561,16 @@ class _Fetcher:
         self.strict = strict
         self.blocks: dict[tuple[str, int], bytes] = {}
         self.missing: list[tuple[str, int, int, int]] = []
+        self.errors: dict[str, OSError] = {}     # objects a fetch between rounds could not read
         self.stats = Stats()
 
     def open(self, path: str) -> "RemoteFile":
         return RemoteFile(self, path, self.storage.getsize(path))
 
     def read(self, path: str, pos: int, n: int, size: int) -> bytes:
+        if path in self.errors:
+            error = self.errors[path]
+            raise type(error)(error.errno, error.strerror, error.filename)
         first, last = pos // self.block, (pos + n - 1) // self.block
         absent = [i for i in range(first, last + 1) if (path, i) not in self.blocks]
         if absent:
@@ -582,11 +591,17 @@ class _Fetcher:
             self.blocks[(path, i)] = data[lo:lo + self.block]
 
     def fetch_missing(self) -> None:
+        """Fetch what the last round lacked.  An object that cannot be read (access denied,
+        deleted since the listing) is remembered, so the next round's reader meets the error
+        where it reads and reports this checkpoint as unreadable; StorageError propagates."""
         wanted, self.missing = self.missing, []
         for path, first, last, size in wanted:
             absent = [i for i in range(first, last + 1) if (path, i) not in self.blocks]
-            if absent:
-                self._fetch(path, absent[0], absent[-1], size)
+            if absent and path not in self.errors:
+                try:
+                    self._fetch(path, absent[0], absent[-1], size)
+                except OSError as exc:
+                    self.errors[path] = exc
 
 
 class RemoteFile(io.RawIOBase):

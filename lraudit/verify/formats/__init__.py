@@ -88,6 +88,12 @@ def _read_once(candidate: Candidate, storage: Any) -> CheckpointInfo:
         info.error = "reading it would need more memory than is available"
     except Exception as exc:  # noqa: BLE001 - a reader bug must not hide the other checkpoints
         info.error = f"unexpected {type(exc).__name__} while reading: {exc}"
+    # An object the storage refused (access denied, deleted since the listing) is the reason,
+    # whatever the format's parser made of the missing bytes ("not a complete zip archive").
+    refused = getattr(getattr(storage, "fetcher", None), "errors", None)
+    if refused and info.error:
+        path, exc = next(iter(refused.items()))
+        info.error = f"cannot read {storage.path.basename(path)} ({exc.strerror or exc})"
     if info.error:
         info.step = None
         info.has_optimizer = None
