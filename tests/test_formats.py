@@ -378,13 +378,14 @@ def test_verify_fail_on_matrix(tmp_path: Path, cli, monkeypatch, fmt: str, fail_
     from lraudit.verify.analyze import RunResult
     from lraudit.verify.engine import VerifyResult
 
-    def fake_verify(target, options=None):
+    def fake_verify(target, options=None, **_kwargs):
         run = RunResult(run_dir=target, display=".", rows=[object()],
                         findings=[verify_finding(severity=severity)])
         return VerifyResult(target=target, runs=[run])
 
     monkeypatch.setattr("lraudit.verify.engine.verify", fake_verify)
-    result = cli("verify", str(tmp_path), "--format", fmt, *(["--fail-on", fail_on] if fail_on else []))
+    result = cli("verify", str(tmp_path), "--format", fmt, "--replay", "0",  # the engine is stubbed
+                 *(["--fail-on", fail_on] if fail_on else []))
     assert result.exit_code == (1 if severity >= THRESHOLDS[fail_on] else 0), result.output
     assert "LRV001" in result.stdout  # shown even when below the threshold
 
