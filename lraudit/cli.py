@@ -130,7 +130,8 @@ def _usage(message: str) -> NoReturn:
 def _emit(report: str, output_file: str | None) -> None:
     if output_file:
         try:
-            Path(output_file).write_text(report, encoding="utf-8")
+            # surrogateescape: file names that are not valid UTF-8 are written back as their bytes
+            Path(output_file).write_text(report, encoding="utf-8", errors="surrogateescape")
         except OSError as exc:
             error_line(output_file, f"cannot write report: {exc.strerror or exc}")
             sys.exit(2)

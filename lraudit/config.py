@@ -40,7 +40,7 @@ class Config:
         if self.root is not None:
             try:
                 rel = Path(path).resolve().relative_to(self.root.resolve()).as_posix()
-            except ValueError:
+            except (ValueError, OSError, RuntimeError):  # outside the root, or a symlink loop
                 rel = Path(path).as_posix()
         out: set[str] = set()
         for pattern, codes in self.per_file_ignores.items():
@@ -50,7 +50,10 @@ class Config:
 
 
 def find_pyproject(start: Path) -> Path | None:
-    start = start.resolve()
+    try:
+        start = start.resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        start = start.absolute()
     for directory in [start if start.is_dir() else start.parent, *start.parents]:
         candidate = directory / "pyproject.toml"
         if candidate.is_file():

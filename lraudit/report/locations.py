@@ -34,4 +34,5 @@ def to_uri(path: str) -> str:
     absolute ones become file:// URIs; both percent-encoded."""
     if PurePosixPath(path).is_absolute() or Path(path).is_absolute():
         return Path(path).as_uri()
-    return quote(path, safe="/")
+    # surrogateescape: a file name that is not valid UTF-8 is percent-encoded as its own bytes
+    return quote(path, safe="/", errors="surrogateescape")

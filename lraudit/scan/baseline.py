@@ -63,7 +63,9 @@ def normalize(source: str) -> str:
 
 def _digest(code: str, path: str, source: str, occurrence: int) -> str:
     text = "\x1f".join((code, path, source, str(occurrence)))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+    # surrogateescape: a file name that is not valid UTF-8 (kept by Python as lone surrogates)
+    # hashes by its original bytes instead of failing the whole report
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 
 def fingerprints(findings: Iterable[Finding], root: Path) -> list[tuple[str, str]]:

@@ -185,7 +185,10 @@ def has_star_args(call: cst.Call) -> bool:
 def literal_value(node: cst.BaseExpression) -> object:
     """The value of a numeric/string/bool/None literal (with unary minus), else `NotALiteral`."""
     if isinstance(node, cst.Integer):
-        return int(node.value.replace("_", ""), 0)
+        try:
+            return int(node.value.replace("_", ""), 0)
+        except ValueError:  # more digits than int() converts (4,300 since Python 3.11)
+            return NotALiteral
     if isinstance(node, cst.Float):
         return float(node.value.replace("_", ""))
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
@@ -205,6 +208,8 @@ def literal_value(node: cst.BaseExpression) -> object:
             node.operator, (cst.Multiply, cst.Divide, cst.Add, cst.Subtract, cst.Power)):
         left, right = literal_value(node.left), literal_value(node.right)
         if isinstance(left, (int, float)) and isinstance(right, (int, float)) and not isinstance(left, bool):
+            if _too_big(left, right, node.operator):
+                return NotALiteral
             try:
                 return {cst.Multiply: lambda: left * right, cst.Divide: lambda: left / right,
                         cst.Add: lambda: left + right, cst.Subtract: lambda: left - right,
@@ -212,6 +217,22 @@ def literal_value(node: cst.BaseExpression) -> object:
             except (ZeroDivisionError, OverflowError):
                 return NotALiteral
     return NotALiteral
+
+
+# A literal the analysis folds must stay a number the rules can compare: `10**10**10` in a
+# scanned file would otherwise be computed (hours of CPU, gigabytes of memory).
+_MAX_LITERAL_BITS = 4096
+
+
+def _too_big(left: int | float, right: int | float, operator: cst.BaseBinaryOp) -> bool:
+    """Whether folding `left <op> right` would build an integer beyond _MAX_LITERAL_BITS."""
+    if not (isinstance(left, int) and isinstance(right, int)):
+        return False  # float arithmetic is bounded (OverflowError at worst)
+    if isinstance(operator, cst.Power):
+        return right > 0 and abs(left) > 1 and right * abs(left).bit_length() > _MAX_LITERAL_BITS
+    if isinstance(operator, cst.Multiply):
+        return abs(left).bit_length() + abs(right).bit_length() > _MAX_LITERAL_BITS
+    return False
 
 
 class _NotALiteral:

@@ -148,7 +148,10 @@ def _walk(root: Path, exclude: tuple[str, ...], found: Discovery) -> Iterator[Pa
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             try:
                 is_dir = entry.is_dir()
-            except OSError:
+            except OSError as exc:  # a symlink loop: say so for a Python file, never skip it silently
+                if entry.name.endswith(".py") and not matches_any(rel, exclude) \
+                        and not _ignored(patterns, rel, False):
+                    found.errors.append((Path(entry.path).as_posix(), f"cannot read: {exc.strerror or exc}"))
                 continue
             if is_dir:
                 if entry.name in DEFAULT_EXCLUDES or matches_any(rel, exclude) or _ignored(patterns, rel, True):

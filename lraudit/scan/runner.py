@@ -3,6 +3,8 @@ over them, then position and suppress what was found."""
 
 from __future__ import annotations
 
+import ast
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -51,14 +53,66 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
+# libcst's tree costs about 0.85 MB of memory per kB of source (and ~10 ms per kB to build): a
+# 10 MB generated module that the prefilter lets through would need ~9 GB.  Training scripts
+# are far below this; anything above is refused with its size instead of exhausting memory.
+MAX_PARSE_CHARS = 1_000_000
+
+
+# libcst's native parser takes time quadratic in an expression's depth and overflows its stack
+# (a segfault that kills the whole scan) on unbracketed chains some thousands deep: `- - - 1`,
+# `not not x`, `lambda: lambda: 1`, `2**2**2`, `a if b else a if b else ...`; `a + a + ...` or
+# `m.f().f()...` of 10,000 terms take hours.  CPython's own parser is linear and guards its
+# stack (RecursionError or MemoryError from about 2,000 levels), so every file goes through
+# `ast.parse` first, for about a tenth of libcst's time.  Between MAX_EXPRESSION_DEPTH and that
+# limit libcst survives but needs seconds per expression; the tree is walked for that only when
+# a physical line is long enough to hold such a chain (real code stays below 50 levels).
+MAX_EXPRESSION_DEPTH = 400
+
+
+def _depth_guard(text: str) -> SyntaxError | None:
+    """Refuse, with a reason, what libcst would crash or stall on (see MAX_EXPRESSION_DEPTH).
+
+    Returns CPython's SyntaxError, if any: libcst may still accept the text (it knows newer
+    syntax than an older interpreter), but when it does not, CPython's words and position are
+    the ones users know ("Missing parentheses in call to 'print'", the right line)."""
+    try:
+        with warnings.catch_warnings():  # "invalid escape sequence" & co. are not ours to print
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text)
+    except SyntaxError as exc:
+        return exc
+    except (RecursionError, MemoryError):  # CPython's parser gives up on depth with these
+        raise InputError("too deeply nested to parse (an expression thousands of levels deep)") from None
+    if max(map(len, text.splitlines()), default=0) < MAX_EXPRESSION_DEPTH:
+        return None
+    stack: list[tuple[ast.AST, int, int]] = [(tree, 0, 1)]
+    while stack:
+        node, depth, line = stack.pop()
+        line = getattr(node, "lineno", line)  # operator nodes carry no position: their parent's
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise InputError(f"too deeply nested to parse (an expression more than "
+                             f"{MAX_EXPRESSION_DEPTH} levels deep at line {line})")
+        stack.extend((child, depth + 1, line) for child in ast.iter_child_nodes(node))
+    return None
+
+
 def parse(text: str) -> cst.Module:
+    if len(text) > MAX_PARSE_CHARS:
+        raise InputError(f"too large to analyse ({len(text) / 1e6:.1f} million characters; lraudit "
+                         f"parses up to {MAX_PARSE_CHARS / 1e6:.0f} million, about 1 GB of memory): "
+                         "a generated file? exclude it")
     text = normalize_newlines(text)
     depth = nesting_depth(text)
     if depth > MAX_NESTING:
         raise InputError(f"too deeply nested to parse ({depth} levels of brackets; Python allows {MAX_NESTING})")
+    python_error = _depth_guard(text)
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
+        if python_error is not None and python_error.lineno:
+            raise InputError(f"syntax error at line {python_error.lineno}, column {python_error.offset or 1}: "
+                             f"{python_error.msg}") from None
         raise InputError(f"syntax error at line {exc.raw_line}, column {exc.raw_column + 1}: "
                          f"{str(exc.message).splitlines()[0]}") from None
     except (RecursionError, MemoryError):

@@ -30,6 +30,9 @@ class FileResult:
 
 def decode(data: bytes) -> str:
     """Bytes -> text following PEP 263 (BOM, coding cookie), else strict UTF-8."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 BOMs (UTF-32 LE starts alike)
+        raise InputError("UTF-16/32 text (byte-order mark): Python reads source only as UTF-8 or a "
+                         "declared 8-bit encoding; save it as UTF-8")
     if b"\x00" in data:
         raise InputError("binary file (contains NUL bytes)")
     try:
