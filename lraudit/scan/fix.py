@@ -7,7 +7,9 @@ non-overlapping ones, then a rescan, until nothing fixable is left (overlapping 
 node land in a later round, on the rescanned text).  A round whose result does not parse is
 retried fix by fix, dropping the ones that break it, so a fixed file always parses.
 Files are written atomically (a temporary file in the same directory, then `os.replace`),
-keeping their encoding, byte-order mark and permissions.
+keeping their encoding, byte-order mark, line endings, permissions and (where allowed) owner.
+A symbolic link is fixed through (the link stays a link); a read-only file, a special file, or
+one that changed between reading and writing is left alone with a one-line reason.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Iterable
 from lraudit.findings import Edit, Finding, Fix
 from lraudit.scan.project import Pins, project_pins
 from lraudit.scan.rules import Rule
-from lraudit.scan.runner import FileResult, InputError, decode, parse, scan_text
+from lraudit.scan.runner import FileResult, InputError, decode, parse, read_source, scan_text
 
 MAX_ROUNDS = 8
 _NEWLINES = re.compile(r"\r\n|\r|\n")
@@ -160,18 +162,44 @@ def _encoding(data: bytes) -> str:
     return encoding
 
 
-def write_atomic(path: Path, text: str, encoding: str) -> None:
-    """Replace `path` with `text` in one step, keeping its permissions; never half-written."""
+class WriteRefused(Exception):
+    """The fixed text is not written; the message says why (the file is left as it was)."""
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def write_atomic(path: Path, text: str, encoding: str, expect: os.stat_result | None = None) -> None:
+    """Replace `path` with `text` in one step, keeping its permissions; never half-written.
+
+    A symbolic link is followed, so the file it points to is fixed and the link stays a link.
+    `expect`: the file's stat when it was read; if it changed since (an editor or another tool
+    wrote it), nothing is written rather than losing that change.
+    """
     data = text.encode(encoding)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".lraudit-tmp")
+    target = Path(os.path.realpath(path))
+    st = target.stat()
+    if not stat.S_ISREG(st.st_mode):
+        raise WriteRefused("not a regular file; not fixed")
+    if expect is not None and _identity(st) != _identity(expect):
+        raise WriteRefused("the file changed while it was being fixed; left as it is now")
+    if not os.access(target, os.W_OK):
+        # os.replace would succeed anyway (it needs only the directory): honour the file's mode
+        raise WriteRefused("the file is read-only; not fixed")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".lraudit-tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        if hasattr(os, "chown"):
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)  # a fix run as root keeps the file's owner
+            except OSError:
+                pass  # not permitted for others' files: the writer owns it, as with any editor
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -192,9 +220,13 @@ def fix_file(path: Path, display: str, rules: list[Rule], *, unsafe: bool = Fals
     """Fix one file: write it (`write`) or only describe the change as a diff."""
     result = FileResult(display)
     try:
-        data = path.read_bytes()
+        before = os.stat(path)
+        data = read_source(path)
     except OSError as exc:
         result.error = f"cannot read: {exc.strerror or exc}"
+        return FileFix(result)
+    except InputError as exc:
+        result.error = str(exc)
         return FileFix(result)
     try:
         text = decode(data)
@@ -218,7 +250,11 @@ def fix_file(path: Path, display: str, rules: list[Rule], *, unsafe: bool = Fals
                                     pins=None if target_keras else project_pins(path))
         return FileFix(result, outcome.applied, diff)
     try:
-        write_atomic(path, outcome.text, _encoding(data))
+        write_atomic(path, outcome.text, _encoding(data), expect=before)
+    except WriteRefused as exc:
+        result.error = str(exc)
+        result.findings = outcome.findings
+        return FileFix(result)
     except (OSError, UnicodeEncodeError) as exc:
         result.error = f"cannot write the fixed file: {getattr(exc, 'strerror', None) or exc}"
         result.findings = outcome.findings
