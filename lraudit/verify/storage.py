@@ -338,6 +338,7 @@ class RemoteStorage:
         self._files: dict[str, dict[str, Any]] = {}    # path -> {"size", "mtime"}
         self._dirs: set[str] = set()
         self._listed: set[str] = set()            # directories whose whole subtree is cached
+        self._shallow: set[str] = set()           # directories whose own entries are cached
 
     # ------------------------------------------------------------------ calls
 
@@ -383,6 +384,9 @@ class RemoteStorage:
             path, parent = parent, posixpath.dirname(parent)
 
     def _covered(self, path: str) -> bool:
+        """Whether the cache knows for sure if `path` exists (no request needed)."""
+        if posixpath.dirname(path.rstrip("/")) in self._shallow:
+            return True
         return any(path == root or path.startswith(root.rstrip("/") + "/") for root in self._listed)
 
     def _list_tree(self, top: str) -> None:
@@ -476,13 +480,14 @@ class RemoteStorage:
 
     def listdir(self, path: str) -> list[str]:
         path = path.rstrip("/") or path
-        if not self._covered(path):
+        if not self._covered(path) and path not in self._shallow:
             with self._lock:
                 self.listings += 1
             entries = self._call("ls", path, detail=True, what=self._url(path))
             with self._lock:
                 for info in entries:
                     self._remember(info["name"], info)
+                self._shallow.add(path)
         prefix = path.rstrip("/") + "/"
         names = {p[len(prefix):].split("/", 1)[0] for p in (*self._files, *self._dirs)
                  if p.startswith(prefix)}
