@@ -210,11 +210,16 @@ def test_parallel_reads_keep_the_order_of_discovery(aws, uploaded):
     from lraudit.verify.formats import read_many
 
     _manifest(uploaded, "k3_keras_resume_ok")
-    found = discover(f"memory://lraudit-runs")
-    serial = read_many(found.candidates, found.storage, jobs=1)
-    parallel = read_many(found.candidates, found.storage, jobs=16)
+    found = discover("memory://lraudit-runs")
+    total = len(found.candidates)
+    calls: dict[int, list[tuple[int, int]]] = {1: [], 16: []}
+    serial = read_many(found.candidates, found.storage, 1, lambda *a: calls[1].append(a))
+    parallel = read_many(found.candidates, found.storage, 16, lambda *a: calls[16].append(a))
     assert [i.candidate.path for i in parallel] == [c.path for c in found.candidates]
     assert [(i.step, i.lr, i.error) for i in parallel] == [(i.step, i.lr, i.error) for i in serial]
+    assert calls[1] == [(n, total) for n in range(1, total + 1)]
+    done = [n for n, _ in calls[16]]
+    assert done == sorted(set(done)) and done[-1] == total
 
 
 def test_an_object_deleted_after_the_listing_is_one_unreadable_checkpoint(uploaded):

@@ -9,7 +9,7 @@ checkpoint.  `read_many` reads a run's checkpoints with a bounded thread pool, i
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
 from lraudit.verify import model as m
@@ -50,15 +50,17 @@ def read_many(candidates: list[Candidate], storage: Any = None, jobs: int = 1,
         futures = {pool.submit(read, candidate, storage): i for i, candidate in enumerate(candidates)}
         pending = set(futures)
         failed = False
+        finished = 0
         while pending and not failed:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 if future.exception() is not None:
                     failed = True
                     continue
                 results[futures[future]] = future.result()
+                finished += 1
             if progress:
-                progress(sum(r is not None for r in results), total)
+                progress(finished, total)
         if failed:
             for future in pending:
                 future.cancel()
