@@ -48,6 +48,8 @@ BLOCK_SIZE = 16 * 1024          # see benchmarks/README.md, "verify remote": 16 
 MAX_ROUNDS = 64                 # rounds of read_in_rounds before falling back to plain reads
 DEFAULT_TIMEOUT = 30.0
 REMOTE_EXTRA = "pip install 'lraudit[remote]'"
+# protocols whose every request gets a connect and a read timeout from _options
+_TIMED_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}
 # protocol -> the package fsspec needs for it, for the message when it is missing
 _PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs",
              "abfs": "adlfs", "abfss": "adlfs", "adl": "adlfs"}
@@ -342,18 +344,23 @@ class RemoteStorage:
 
     # ------------------------------------------------------------------ calls
 
-    def _call(self, name: str, *args: Any, what: str, deadline: bool = True, **kwargs: Any) -> Any:
-        """One filesystem call with the overall deadline and the error mapping of classify().
+    def _call(self, name: str, *args: Any, what: str, long: bool = False, **kwargs: Any) -> Any:
+        """One filesystem call with an overall deadline and the error mapping of classify().
 
-        Async filesystems (s3fs, gcsfs, adlfs) run the coroutine with fsspec's `sync` and a
-        deadline of three timeouts, which bounds a call whatever the library's own retries do."""
+        Async filesystems (s3fs, gcsfs, adlfs, http) run the coroutine with fsspec's `sync` and a
+        deadline of three timeouts, which bounds a call whatever the library's own retries do.
+        `long` calls (a paginated listing, a whole download) are bounded by the per-request
+        timeouts of the protocols configured in _options, and by 20 timeouts elsewhere."""
+        deadline = 3 * self.timeout
+        if long:
+            deadline = None if self.protocol in _TIMED_PROTOCOLS else 20 * self.timeout
         try:
             method = getattr(self.fs, "_" + name, None)
             if deadline and getattr(self.fs, "async_impl", False) and method is not None \
                     and getattr(self.fs, "loop", None) is not None:
                 from fsspec.asyn import sync  # noqa: PLC0415
 
-                return sync(self.fs.loop, method, *args, timeout=3 * self.timeout, **kwargs)
+                return sync(self.fs.loop, method, *args, timeout=deadline, **kwargs)
             return getattr(self.fs, name)(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - classify() decides what it means
             raise classify(exc, self.protocol, what) from None
@@ -396,7 +403,7 @@ class RemoteStorage:
         with self._lock:
             self.listings += 1
         found = self._call("find", top, withdirs=True, detail=True, what=self._url(top),
-                           deadline=False)
+                           long=True)
         top = top.rstrip("/") or top
         with self._lock:
             below = False
@@ -524,7 +531,7 @@ class RemoteStorage:
 
     def download(self, path: str, local: str) -> None:
         """Copy one object to a local file (replay); bounded by the per-request timeouts."""
-        self._call("get_file", path, local, what=self._url(path), deadline=False)
+        self._call("get_file", path, local, what=self._url(path), long=True)
         with self._lock:
             self.stats.add(1, os.path.getsize(local))
 

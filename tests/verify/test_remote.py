@@ -310,7 +310,7 @@ def test_fetch_local_of_a_local_checkpoint_is_the_checkpoint_itself(uploaded, tm
 
 
 def test_progress_goes_to_a_terminal_only(uploaded):
-    import pty
+    pty = pytest.importorskip("pty", reason="needs a POSIX pseudo-terminal")
 
     _manifest(uploaded, "k3_keras_recompile")
     target = f"file://{uploaded / 'k3_keras_recompile'}"
