@@ -77,9 +77,11 @@ def verify_command(target: str, output_format: str, schedule_spec: str | None,
                    plot_file: str | None, jobs: int | None) -> None:
     """Check the learning-rate state of the checkpoints under TARGET.
 
-    TARGET is a checkpoint directory (searched recursively) or one checkpoint file.  Reads each
-    checkpoint's optimizer step counter and learning rate without TensorFlow, then reports
-    where a resume restarted the schedule, changed it, or jumped the rate.
+    TARGET is a checkpoint directory (searched recursively) or one checkpoint file, local or a
+    URL in object storage (s3://bucket/run/, gs://, az://, any fsspec protocol; needs the remote
+    extra).  Reads each checkpoint's optimizer step counter and learning rate without
+    TensorFlow, then reports where a resume restarted the schedule, changed it, or jumped the
+    rate.
     """
     from lraudit.findings import Severity, exit_code  # noqa: PLC0415
     from lraudit.verify import render, spec  # noqa: PLC0415
