@@ -1,5 +1,5 @@
-"""Which files to scan: directory walks honour .gitignore and `exclude`; a cheap text prefilter
-skips files that cannot matter before anything is parsed."""
+"""Which files to scan: directory walks honour .gitignore and `exclude`.  (Which of them are
+worth parsing is the prefilter's question: needs.py.)"""
 
 from __future__ import annotations
 
@@ -162,9 +162,3 @@ def _walk(root: Path, exclude: tuple[str, ...], found: Discovery) -> Iterator[Pa
             elif not matches_any(rel, exclude) and not _ignored(patterns, rel, False):
                 yield Path(entry.path)
         stack.extend(reversed(subdirs))
-
-
-def prefilter(text: str, tokens: Iterable[str]) -> bool:
-    """True when the file might matter to one of the selected rules (never hides a finding:
-    every rule declares the substrings its trigger needs)."""
-    return any(t in text for t in tokens)
