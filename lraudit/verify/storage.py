@@ -274,20 +274,37 @@ def open_target(target: str, jobs: int = 16) -> "LocalStorage | RemoteStorage":
         raise TargetError(f"reading {protocol}:// targets needs a package fsspec names: "
                           f"{_first_line(exc)}") from None
     options = _options(fsspec, cls, protocol, timeout, jobs)
+    _quiet_library_logs()
     try:
         fs, root = fsspec.core.url_to_fs(target, skip_instance_cache=True, **options)
     except Exception as exc:  # noqa: BLE001 - filesystems raise anything on bad URLs/credentials
         error = classify(exc, protocol, target)
         if isinstance(error, StorageError):
             raise error from None
+        if "credential" in str(exc).lower():
+            raise StorageError(f"no credentials for {protocol}:// ({_first_line(exc)}); "
+                               f"{_credential_hint(protocol)}") from None
         raise TargetError(f"cannot open the storage ({_first_line(exc)})") from None
     # One layer of retries, not two multiplied: botocore retries S3 requests (3 attempts, with
-    # the standard mode's backoff), so s3fs's own loop makes one attempt; gcsfs has only its own.
+    # the standard mode's backoff), so s3fs's own loop makes one attempt.  (gcsfs fixes its
+    # retries when its class is defined; the deadlines in RemoteStorage._call bound them.)
     if protocol in ("s3", "s3a") and hasattr(fs, "retries"):
         fs.retries = 1
-    elif protocol in ("gs", "gcs") and hasattr(fs, "retries"):
-        fs.retries = 3
     return RemoteStorage(fs, root, target, protocol, timeout)
+
+
+def _quiet_library_logs() -> None:
+    """Keep the storage libraries' own warnings and logged tracebacks (gcsfs logs each retry and
+    `logger.exception`s the last) off stderr: with no handler configured, Python's last-resort
+    handler would print them around lraudit's one-line message.  A NullHandler stops that and
+    still lets records reach any handler the user configures on the root logger."""
+    import logging  # noqa: PLC0415
+
+    for name in ("fsspec", "s3fs", "aiobotocore", "botocore", "gcsfs", "google", "adlfs",
+                 "azure", "urllib3", "aiohttp"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
 
 
 def _options(fsspec: Any, cls: Any, protocol: str, timeout: float, jobs: int) -> dict[str, Any]:

@@ -186,3 +186,18 @@ def test_without_the_remote_extra(blocked, needs):
 def test_an_unknown_protocol():
     target = "nosuchfs://bucket/run"
     _one_line(_cli(target, {}), target, "unknown storage protocol nosuchfs://")
+
+
+def test_storage_libraries_log_nothing_around_the_one_line():
+    # gcsfs logs every retry and logger.exception()s the last one; with no logging configured,
+    # Python's last-resort handler would print those tracebacks around lraudit's message.
+    code = ("import logging; from lraudit.verify.storage import open_target\n"
+            "open_target('memory://anything')\n"
+            "for name in ('gcsfs', 'google.auth', 'adlfs', 'azure.core', 's3fs', 'botocore'):\n"
+            "    try:\n"
+            "        raise OSError('out of retries')\n"
+            "    except OSError:\n"
+            "        logging.getLogger(name).exception('_request out of retries')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
