@@ -281,6 +281,21 @@ def test_fetch_local_copies_exactly_one_checkpoint_into_a_private_directory(uplo
     assert not workdir.exists()
 
 
+def test_fetch_local_downloads_from_s3_only_that_checkpoint(aws, uploaded):
+    from lraudit.verify.discover import discover
+    from lraudit.verify.storage import fetch_local
+
+    _manifest(uploaded, "k3_tfckpt_resume_ok")
+    found = discover(f"s3://{BUCKET}/runs/k3_tfckpt_resume_ok")
+    candidate = next(c for c in found.candidates if c.display == "ckpt-4")
+    before = found.storage.stats.bytes
+    with fetch_local(found.storage, candidate) as local:
+        names = sorted(os.listdir(os.path.dirname(local)))
+        assert names == ["ckpt-4.data-00000-of-00001", "ckpt-4.index"]
+        size = sum(os.path.getsize(os.path.join(os.path.dirname(local), n)) for n in names)
+    assert found.storage.stats.bytes - before == size     # those two objects, nothing else
+
+
 def test_fetch_local_removes_the_copy_when_the_caller_fails(uploaded):
     from lraudit.verify.discover import discover
     from lraudit.verify.storage import fetch_local
