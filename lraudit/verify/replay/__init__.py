@@ -13,6 +13,7 @@ loaded the file.  Layout:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -58,7 +59,18 @@ def run_replay(result: Any, steps: int, settings: Settings, replay_all: bool = F
         if not batch:
             continue
         try:
-            outcomes.update(run_worker(flavour, [job.request() for job in batch], settings, progress))
+            with contextlib.ExitStack() as stack:
+                requests = []
+                for job in batch:
+                    request = job.request()
+                    storage = getattr(result, "storage", None)
+                    if storage is not None:
+                        # a remote checkpoint is copied alone into a private temp dir, removed after
+                        from lraudit.verify.storage import fetch_local  # noqa: PLC0415
+
+                        request["path"] = stack.enter_context(fetch_local(storage, job.row.info.candidate))
+                    requests.append(request)
+                outcomes.update(run_worker(flavour, requests, settings, progress))
         except WorkerFailed as exc:
             for job in batch:
                 outcomes[job.id] = {"id": job.id, "error": str(exc)}
