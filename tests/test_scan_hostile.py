@@ -312,3 +312,31 @@ def test_huge_number_literals_neither_crash_nor_hang(tmp_path: Path) -> None:
     proc, findings = scan("--format", "json", str(tmp_path), timeout=120)
     assert (proc.returncode, proc.stderr) == (1, "")
     assert names_with(findings, "LR001") == ["train.py"]
+
+
+def test_text_libcst_parses_but_cannot_build_a_tree_for(tmp_path: Path) -> None:
+    """Found by fuzzing: a bytes literal next to a str literal (`b"doc" ""`) passes libcst's
+    parser, then its node validation raised CSTValidationError out of the whole scan."""
+    (tmp_path / "mixed.py").write_text('b"#docstring"""\n' + BAD)
+    (tmp_path / "train.py").write_text(BAD)
+    proc, findings = scan("--format", "json", str(tmp_path))
+    assert proc.returncode == 2
+    (line,) = error_lines(proc)
+    assert line.endswith("mixed.py: syntax error at line 1, column 16: cannot mix bytes and nonbytes literals") \
+        or "mixed.py: syntax error at line 1" in line
+    assert names_with(findings, "LR001") == ["train.py"]
+
+
+def test_the_scanned_codes_own_warnings_are_not_printed(tmp_path: Path) -> None:
+    """`re.compile("\\d+")` in a scanned script: evaluating its string literals made Python warn
+    "invalid escape sequence" on lraudit's stderr (a SyntaxWarning, shown by default, from
+    Python 3.12); the script's warnings are its own business."""
+    (tmp_path / "train.py").write_text(
+        'import keras, re\nmodel = keras.models.load_model("m.keras")\npattern = re.compile("\\d+")\n'
+        'model.fit(x, epochs=3, initial_epoch=pattern)\n'
+        'class S(keras.optimizers.schedules.LearningRateSchedule):\n'
+        '    def get_config(self):\n        return {"\\d": 1}\n')
+    proc = subprocess.run([sys.executable, "-W", "always", "-m", "lraudit.cli", "scan", "--no-cache", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "invalid escape sequence" not in proc.stderr

@@ -14,6 +14,7 @@ with each event.  The analysis is a may-analysis: "restored" means "restored on 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
@@ -196,7 +197,9 @@ def literal_value(node: cst.BaseExpression) -> object:
         return -inner if isinstance(inner, (int, float)) else NotALiteral
     if isinstance(node, cst.SimpleString):
         try:
-            return node.evaluated_value
+            with warnings.catch_warnings():  # "\d" in the user's string: their warning, not ours
+                warnings.simplefilter("ignore")
+                return node.evaluated_value
         except Exception:  # noqa: BLE001 - odd prefixes; treat as not a literal
             return NotALiteral
     if isinstance(node, cst.ConcatenatedString):

@@ -115,6 +115,11 @@ def parse(text: str) -> cst.Module:
                              f"{python_error.msg}") from None
         raise InputError(f"syntax error at line {exc.raw_line}, column {exc.raw_column + 1}: "
                          f"{str(exc.message).splitlines()[0]}") from None
+    except cst.CSTValidationError as exc:  # parsed, but no valid tree: b"x" "y" mixes bytes and str
+        if python_error is not None and python_error.lineno:
+            raise InputError(f"syntax error at line {python_error.lineno}, column {python_error.offset or 1}: "
+                             f"{python_error.msg}") from None
+        raise InputError(f"syntax error: {exc}") from None
     except (RecursionError, MemoryError):
         raise InputError("too deeply nested to parse") from None
 

@@ -7,6 +7,7 @@ serialised then); a schedule used only with weights or `tf.train.Checkpoint` nev
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Iterator
 
 import libcst as cst
@@ -32,7 +33,9 @@ def _config_keys(fn: cst.FunctionDef) -> set[str] | None:
         for el in node.elements:
             if not isinstance(el, cst.DictElement) or not isinstance(el.key, cst.SimpleString):
                 return None
-            keys.add(el.key.evaluated_value)
+            with warnings.catch_warnings():  # "\d" in a key: the user's warning, not ours
+                warnings.simplefilter("ignore")
+                keys.add(el.key.evaluated_value)
         return keys
 
     class _Visitor(cst.CSTVisitor):
