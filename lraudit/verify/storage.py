@@ -35,6 +35,7 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -130,7 +131,18 @@ class LocalStorage:
         return os.stat(path).st_mtime
 
     def open(self, path: str):
-        return open(path, "rb")
+        """Open for reading; a FIFO, socket or device is refused with OSError, never read: a
+        FIFO named `ckpt-9.index` with no writer would block verify forever."""
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
+                raise OSError(errno.EINVAL, f"not a regular file ({kind})", path)
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
 
     def h5_source(self, path: str) -> Any:
         """What h5py.File opens: the path itself (HDF5's own file driver, no Python I/O)."""

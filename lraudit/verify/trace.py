@@ -74,6 +74,13 @@ def _parse(raw: bytes, number: int) -> TraceRecord | None:
         obj = json.loads(raw)
     except (ValueError, RecursionError):
         return None
+    try:
+        return _record(obj, number)
+    except (OverflowError, ValueError):  # {"epoch": Infinity}, {"step": 1e400 as an integer}
+        return None
+
+
+def _record(obj: object, number: int) -> TraceRecord | None:
     if not isinstance(obj, dict):
         return None
     step = obj.get("step")

@@ -14,7 +14,9 @@ from typing import Any
 
 from lraudit.verify.formats import optconfig
 from lraudit.verify.formats.errors import ReaderError
+from lraudit.verify.formats.h5guard import check_keras_h5
 from lraudit.verify.formats.hdf5 import (
+    child,
     h5py_module,
     is_float_scalar,
     is_int_scalar,
@@ -35,6 +37,8 @@ def read_h5(path: str, info: CheckpointInfo, storage: Any = LOCAL) -> None:
     """Read any HDF5 Keras checkpoint, deciding the layout from its content."""
     _reject_empty(path, storage)
     with open_h5(storage.h5_source(path)) as f:
+        # before any string attribute is decoded: a corrupt length must not make HDF5 allocate GBs
+        check_keras_h5(f, lambda: storage.open(path), storage.getsize(path))
         attrs = f.attrs
         if "model_config" in attrs or "training_config" in attrs:
             info.format = LEGACY_H5
@@ -113,7 +117,7 @@ def _read_legacy(f: Any, info: CheckpointInfo) -> None:
     optimizer = optconfig.find_training_optimizer(training)
     if optimizer:
         optconfig.apply_optimizer_config(info, optimizer)
-    group = f.get("optimizer_weights")
+    group = child(f, "optimizer_weights")
     if not isinstance(group, h5py.Group):
         info.has_optimizer = False
         if training is None:
@@ -132,7 +136,7 @@ def _read_legacy(f: Any, info: CheckpointInfo) -> None:
     if len(inner) != len(counters):
         info.mixed_precision = True
     chosen = (inner or counters)[0]
-    dataset = group.get(chosen)
+    dataset = child(group, chosen, "optimizer_weights/")
     if dataset is None or not isinstance(dataset, h5py.Dataset) or not is_int_scalar(dataset):
         raise ReaderError(f"optimizer_weights/{chosen} is missing or not an integer scalar")
     info.step = int(scalar(dataset, f"optimizer_weights/{chosen}"))
@@ -140,7 +144,7 @@ def _read_legacy(f: Any, info: CheckpointInfo) -> None:
     prefix = chosen.rsplit("/", 1)[0] if "/" in chosen else ""
     for name in names:
         if _leaf(name) == "learning_rate" and (name.rsplit("/", 1)[0] if "/" in name else "") == prefix:
-            lr_set = group.get(name)
+            lr_set = child(group, name, "optimizer_weights/")
             if isinstance(lr_set, h5py.Dataset) and is_float_scalar(lr_set) and info.lr_kind != "schedule":
                 info.lr = float(scalar(lr_set, f"optimizer_weights/{name}"))
                 info.lr_source = f"optimizer_weights/{name}"

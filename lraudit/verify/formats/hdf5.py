@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 from lraudit.verify.formats.errors import MissingDependency, ReaderError
@@ -27,11 +28,51 @@ def h5py_module():
     return h5py
 
 
-def open_h5(source: Any):
-    """Open a path or a binary file object read-only; ReaderError with the reason on failure."""
+_H5_DETAIL = re.compile(r"\(([^()]*)\)\s*$")
+
+
+def _raised_in_h5py(exc: BaseException) -> bool:
+    """Whether the innermost frame of `exc` is h5py's: HDF5 reports a corrupt object header,
+    heap or B-tree as RuntimeError, KeyError, OSError or ValueError from wherever the file is
+    touched (`name in group`, `group[name]`, `.attrs`), not only from File()."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return "h5py" in tb.tb_frame.f_code.co_filename
+
+
+class _OpenH5:
+    """An open h5py.File whose with-block turns HDF5's own errors into ReaderError, so a file
+    damaged past its superblock is LRV008 with HDF5's reason, not a reader bug."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+
+    def __enter__(self) -> Any:
+        return self.file
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        try:
+            self.file.close()
+        except Exception:  # noqa: BLE001 - closing a corrupt file may fail too; nothing to keep
+            pass
+        if isinstance(exc, (RuntimeError, KeyError, OSError, ValueError, TypeError)) \
+                and not isinstance(exc, ReaderError) and type(exc).__name__ != "NeedBytes" \
+                and _raised_in_h5py(exc):
+            text = str(exc.args[0] if exc.args else exc)
+            detail = _H5_DETAIL.search(text.splitlines()[0] if text else "")
+            raise ReaderError(f"HDF5 structure is corrupt ({detail.group(1) if detail else text[:120]})") from None
+        return False
+
+
+def open_h5(source: Any) -> _OpenH5:
+    """Open a path or a binary file object read-only, for a with-block; ReaderError with the
+    reason on failure, when opening or (for HDF5's own errors) inside the block."""
     h5py = h5py_module()
     try:
-        return h5py.File(source, "r")
+        return _OpenH5(h5py.File(source, "r"))
     except (OSError, ValueError) as exc:
         text = str(exc)
         if "truncated" in text.lower() or "eof" in text.lower():
@@ -43,6 +84,27 @@ def open_h5(source: Any):
         raise ReaderError(reason) from None
 
 
+def child(group: Any, path: str, where: str = "") -> Any:
+    """`group.get(path)`, refusing to follow an external link (HDF5 would open whatever file
+    it names: a FIFO there blocks verify forever, and lraudit reads nothing outside the
+    checkpoint).  Soft links stay inside the file and are followed."""
+    h5py = h5py_module()
+    node = group
+    done = ""
+    for part in [p for p in path.split("/") if p]:
+        if not isinstance(node, h5py.Group):
+            return None
+        link = node.get(part, getlink=True)
+        if link is None:
+            return None
+        if isinstance(link, h5py.ExternalLink):
+            raise ReaderError(f"{where}{done}{part} is an external link to {link.filename!r}: "
+                              "lraudit reads nothing outside the checkpoint")
+        node = node.get(part)
+        done += part + "/"
+    return node
+
+
 def scalar(dataset: Any, what: str) -> Any:
     """Read a scalar dataset; ReaderError when it is not one (a layout we do not understand)."""
     h5py = h5py_module()
@@ -50,6 +112,10 @@ def scalar(dataset: Any, what: str) -> Any:
         raise ReaderError(f"{what} is not a dataset")
     if dataset.shape not in ((), (1,)):
         raise ReaderError(f"{what} has shape {dataset.shape}, expected a scalar")
+    plist = dataset.id.get_create_plist()
+    if plist.get_layout() == h5py.h5d.VIRTUAL or plist.get_external_count():
+        # the value lives in another file, which HDF5 would open (see child())
+        raise ReaderError(f"{what} keeps its value in another file: lraudit reads nothing outside the checkpoint")
     try:
         value = dataset[()]
     except (OSError, ValueError) as exc:
@@ -102,7 +168,7 @@ def read_keras3_optimizer(f: Any, info: CheckpointInfo, lr_in_vars: bool | None,
     taken as the LR, because a slot variable has the shape of a model weight.
     """
     h5py = h5py_module()
-    group = f.get("optimizer")
+    group = child(f, "optimizer", where)
     if group is None:
         info.has_optimizer = False
         return
@@ -111,23 +177,23 @@ def read_keras3_optimizer(f: Any, info: CheckpointInfo, lr_in_vars: bool | None,
     if "inner_optimizer" in group:
         # LossScaleOptimizer: its own vars/0 is a counter that stays 0; the inner one counts.
         info.mixed_precision = True
-        group = group["inner_optimizer"]
+        group = child(group, "inner_optimizer", f"{where}optimizer/")
         where = f"{where}optimizer/inner_optimizer/"
     else:
         where = f"{where}optimizer/"
-    variables = group.get("vars")
+    variables = child(group, "vars", where) if isinstance(group, h5py.Group) else None
     if not isinstance(variables, h5py.Group) or "0" not in variables:
         info.has_optimizer = False
         info.notes.append("the optimizer group holds no variables")
         return
-    counter = variables["0"]
+    counter = child(variables, "0", f"{where}vars/")
     if not isinstance(counter, h5py.Dataset) or not is_int_scalar(counter):
         raise ReaderError(f"{where}vars/0 is not the integer step counter")
     info.step = int(scalar(counter, f"{where}vars/0"))
     info.has_optimizer = True
     if lr_in_vars is False or "1" not in variables:
         return
-    candidate = variables["1"]
+    candidate = child(variables, "1", f"{where}vars/")
     if not isinstance(candidate, h5py.Dataset) or not is_float_scalar(candidate):
         return
     info.lr = float(scalar(candidate, f"{where}vars/1"))

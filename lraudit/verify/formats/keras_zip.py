@@ -20,6 +20,7 @@ from lraudit.verify.model import CheckpointInfo
 from lraudit.verify.storage import LOCAL
 
 _MAX_CONFIG = 64 * 1024 * 1024
+_MAX_RATIO = 100  # float weights deflate by a few percent; 100:1 is zeros, i.e. a zip bomb
 _WEIGHTS = "model.weights.h5"
 
 
@@ -73,7 +74,13 @@ def read_keras_zip(path: str, info: CheckpointInfo, storage: Any = LOCAL) -> Non
                         read_keras3_optimizer(f, info, _lr_in_vars(info))
                 else:
                     # Not written by Keras (which stores the member); fall back to zipfile's
-                    # decompressing reader, correct but slower on large files.
+                    # decompressing reader, correct but slower on large files.  HDF5 seeks
+                    # around (its signature search reaches the end), and every seek re-inflates
+                    # from the start: a tiny member claiming gigabytes must not be inflated.
+                    if member.file_size > _MAX_RATIO * member.compress_size + _MAX_CONFIG:
+                        raise ReaderError(f"{_WEIGHTS} is compressed {member.file_size // max(1, member.compress_size)}"
+                                          f" to 1 (declares {member.file_size} bytes): not written by Keras, "
+                                          "and not inflated")
                     with archive.open(member) as fh, open_h5(fh) as f:
                         read_keras3_optimizer(f, info, _lr_in_vars(info))
     except OSError as exc:

@@ -40,13 +40,17 @@ def apply_optimizer_config(info: CheckpointInfo, optimizer: Any) -> None:
     lr = config.get("learning_rate", config.get("lr"))
     if isinstance(lr, bool):
         return
+    if isinstance(lr, int) and not -2**1023 < lr < 2**1023:
+        # float() of a JSON integer with hundreds of digits raises OverflowError
+        info.notes.append("learning_rate in the config is not a usable number")
+        return
     if isinstance(lr, (int, float)):
         info.config_lr = float(lr)
         info.lr_kind = "float"
         decay = config.get("decay")
         # OptimizerV2 (Keras 2 legacy optimizers) applies lr / (1 + decay * iterations); that is
         # an InverseTimeDecay with decay_steps=1, so it can be checked like a schedule.
-        if isinstance(decay, (int, float)) and not isinstance(decay, bool) and decay > 0:
+        if isinstance(decay, (int, float)) and not isinstance(decay, bool) and 0 < decay < 2**1023:
             info.schedule = {
                 "module": "keras.optimizers.schedules", "class_name": "InverseTimeDecay",
                 "config": {"initial_learning_rate": float(lr), "decay_steps": 1,

@@ -36,6 +36,9 @@ def parse_message(buf: bytes) -> dict[int, list]:
     Varints and fixed-width fields come back as ints, length-delimited fields as bytes
     (sub-messages are parsed by the caller, which knows the schema).
     """
+    if not isinstance(buf, (bytes, bytearray, memoryview)):
+        # a field the schema says is a message arrived as a varint or fixed-width number
+        raise ProtoError("a nested message is encoded as a number")
     fields: dict[int, list] = {}
     pos = 0
     end = len(buf)
@@ -72,6 +75,22 @@ def first(fields: dict[int, list], number: int, default=None):
     """The last value of a singular field (protobuf: the last occurrence wins)."""
     values = fields.get(number)
     return values[-1] if values else default
+
+
+def first_int(fields: dict[int, list], number: int, default: int = 0) -> int:
+    """`first()` of a numeric field; ProtoError when damage turned it into bytes."""
+    value = first(fields, number, default)
+    if not isinstance(value, int):
+        raise ProtoError(f"field {number} should be a number")
+    return value
+
+
+def first_bytes(fields: dict[int, list], number: int, default: bytes = b"") -> bytes:
+    """`first()` of a length-delimited field; ProtoError when damage turned it into a number."""
+    value = first(fields, number, default)
+    if not isinstance(value, bytes):
+        raise ProtoError(f"field {number} should be length-delimited")
+    return value
 
 
 def signed64(value: int) -> int:

@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from lraudit.verify.formats.protobuf import ProtoError, first, parse_message, read_varint, signed64
+from lraudit.verify.formats.protobuf import ProtoError, first_bytes, first_int, parse_message, read_varint, signed64
 from lraudit.verify.storage import LOCAL
 
 _MAGIC = 0xDB4775248B80FB57
@@ -99,7 +99,7 @@ def read_bundle(prefix: str, storage: Any = LOCAL) -> Bundle:
     num_shards = 1
     if header is not None:
         try:
-            num_shards = int(first(parse_message(header), 1, 1))
+            num_shards = first_int(parse_message(header), 1, 1)
         except ProtoError as exc:
             raise BundleError(f"bundle header is corrupt ({exc})") from None
         if num_shards < 1:
@@ -116,18 +116,18 @@ def read_bundle(prefix: str, storage: Any = LOCAL) -> Bundle:
 def _parse_entry(value: bytes) -> Entry:
     fields = parse_message(value)
     shape: tuple[int, ...] = ()
-    shape_msg = first(fields, 2)
+    shape_msg = first_bytes(fields, 2, b"")
     if shape_msg:
         dims = []
         for dim in parse_message(shape_msg).get(2, []):
-            dims.append(signed64(int(first(parse_message(dim), 1, 0))))
+            dims.append(signed64(first_int(parse_message(dim), 1, 0)))
         shape = tuple(dims)
     return Entry(
-        dtype=int(first(fields, 1, 0)),
+        dtype=first_int(fields, 1, 0),
         shape=shape,
-        shard_id=int(first(fields, 3, 0)),
-        offset=signed64(int(first(fields, 4, 0))),
-        size=signed64(int(first(fields, 5, 0))),
+        shard_id=first_int(fields, 3, 0),
+        offset=signed64(first_int(fields, 4, 0)),
+        size=signed64(first_int(fields, 5, 0)),
         sliced=bool(fields.get(7)),
     )
 

@@ -15,7 +15,7 @@ from typing import Any
 from lraudit.verify.formats import optconfig
 from lraudit.verify.formats.errors import ReaderError
 from lraudit.verify.formats.hdf5 import load_json
-from lraudit.verify.formats.protobuf import ProtoError, first, parse_message
+from lraudit.verify.formats.protobuf import ProtoError, first, first_bytes, parse_message
 from lraudit.verify.formats.tensorbundle import Bundle, BundleError, read_bundle
 from lraudit.verify.model import BACKUP_K2, CheckpointInfo, Position
 from lraudit.verify.storage import LOCAL
@@ -144,7 +144,7 @@ def _read_keras_metadata(path: str, info: CheckpointInfo, storage: Any = LOCAL) 
             node_path = first(fields, 3, b"")
             if node_path != b"root":
                 continue
-            metadata = load_json(first(fields, 5, b"{}"), "keras_metadata.pb root metadata")
+            metadata = load_json(first_bytes(fields, 5, b"{}"), "keras_metadata.pb root metadata")
             if isinstance(metadata, dict):
                 info.keras_version = "2"
                 optimizer = optconfig.find_training_optimizer(metadata.get("training_config"))
