@@ -380,3 +380,19 @@ def test_checkpoint_growing_while_verify_reads_it(runs_dir, manifests, tmp_path)
     final = {r.to_json()["path"]: r.to_json() for r in verify(str(run)).rows}
     assert final["ep04.keras"]["status"] == "ok" and final["ep04.keras"]["step"] == 16
     assert seen <= {"ok", "unreadable"}
+
+
+def test_checkpoint_name_that_is_not_utf8_in_every_output(runs_dir, manifests, tmp_path):
+    """Linux file names are bytes: a Latin-1 name reached `--output-file` as lone surrogates
+    that UTF-8 cannot encode (a traceback after the whole run was checked)."""
+    run = copy_run(runs_dir, manifests, "k3_keras_resume_ok", tmp_path / "run")
+    odd = Path(os.fsdecode(os.fsencode(str(run)) + b"/ep05_caf\xe9.keras"))
+    try:
+        odd.write_bytes(b"")  # an empty save: LRV008 names it in every format
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system refuses file names that are not UTF-8")
+    for fmt in ("text", "json", "sarif", "github"):
+        report = tmp_path / f"report.{fmt}"
+        result = run_verify(run, "--format", fmt, "--output-file", str(report))
+        assert result.exit_code in (0, 1), (fmt, result.stderr)
+        assert b"ep05_caf" in report.read_bytes()
