@@ -20,6 +20,7 @@ import struct
 from typing import Callable
 
 from lraudit.verify.formats.errors import ReaderError
+from lraudit.verify.formats.hdf5 import child
 
 ReadAt = Callable[[int, int], bytes]  # (offset, size) -> bytes, shorter at the end of the file
 
@@ -95,21 +96,16 @@ def _check_attribute(body: bytes, file_size: int, what: str) -> list[int]:
     if len(body) < 8:
         return []
     version = body[0]
-    name_size, type_size, space_size = struct.unpack_from("<HHH", body, 2)
-    if version == 1:
-        pad = lambda n: (n + 7) // 8 * 8  # noqa: E731 - version 1 pads each part to 8 bytes
-        offset = 8
-    elif version in (2, 3):
-        pad = lambda n: n  # noqa: E731
-        offset = 9 if version == 3 else 8
-    else:
+    if version not in (1, 2, 3):
         return []
+    name_size, type_size, space_size = struct.unpack_from("<HHH", body, 2)
+    offset = 9 if version == 3 else 8  # version 3 adds a name-encoding byte
     name = body[offset:offset + name_size].split(b"\0", 1)[0].decode("utf-8", "replace")
-    offset += pad(name_size)
+    offset += _padded(name_size, version)
     datatype = body[offset:offset + type_size]
-    offset += pad(type_size)
+    offset += _padded(type_size, version)
     dataspace = body[offset:offset + space_size]
-    offset += pad(space_size)
+    offset += _padded(space_size, version)
     if len(datatype) < 8 or datatype[0] & 0x0F != _VLEN:
         return []
     count = _elements(dataspace)
@@ -125,6 +121,11 @@ def _check_attribute(body: bytes, file_size: int, what: str) -> list[int]:
         if length and heap not in heaps:
             heaps.append(heap)
     return heaps
+
+
+def _padded(size: int, version: int) -> int:
+    """Version-1 attribute messages pad the name, datatype and dataspace to 8 bytes each."""
+    return (size + 7) // 8 * 8 if version == 1 else size
 
 
 def _elements(dataspace: bytes) -> int | None:
@@ -161,8 +162,6 @@ def check_keras_h5(f, open_raw: Callable[[], object], file_size: int) -> None:
 
     base = f.userblock_size or 0
     objects = [(f, "")]
-    from lraudit.verify.formats.hdf5 import child  # noqa: PLC0415 - hdf5 imports nothing of ours back
-
     group = child(f, "optimizer_weights")
     if isinstance(group, h5py.Group):
         objects.append((group, "optimizer_weights/"))

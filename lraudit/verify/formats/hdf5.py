@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from lraudit.verify.formats.errors import MissingDependency, ReaderError
+from lraudit.verify.storage import NeedBytes
 from lraudit.verify.model import CheckpointInfo
 
 _MAX_JSON_ATTR = 64 * 1024 * 1024
@@ -59,8 +60,7 @@ class _OpenH5:
         except Exception:  # noqa: BLE001 - closing a corrupt file may fail too; nothing to keep
             pass
         if isinstance(exc, (RuntimeError, KeyError, OSError, ValueError, TypeError)) \
-                and not isinstance(exc, ReaderError) and type(exc).__name__ != "NeedBytes" \
-                and _raised_in_h5py(exc):
+                and not isinstance(exc, (ReaderError, NeedBytes)) and _raised_in_h5py(exc):
             text = str(exc.args[0] if exc.args else exc)
             detail = _H5_DETAIL.search(text.splitlines()[0] if text else "")
             raise ReaderError(f"HDF5 structure is corrupt ({detail.group(1) if detail else text[:120]})") from None
