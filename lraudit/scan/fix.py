@@ -238,6 +238,9 @@ def fix_file(path: Path, display: str, rules: list[Rule], *, unsafe: bool = Fals
     except RecursionError:
         result.error = "too deeply nested to analyse"
         return FileFix(result)
+    except Exception as exc:  # noqa: BLE001 - a bug in one fix leaves that file as it was, the rest goes on
+        result.error = f"internal error ({type(exc).__name__}: {exc}); file left unchanged, please report it"
+        return FileFix(result)
     if outcome.applied == 0 or outcome.text == text:
         result.findings = outcome.findings
         return FileFix(result)

@@ -40,6 +40,12 @@ def scan_job(job: Job) -> FileResult:
         result.error = str(exc)
     except RecursionError:
         result.error = "too deeply nested to analyse"
+    except MemoryError:
+        result.error = "too large to analyse in the memory available"
+    except Exception as exc:  # noqa: BLE001 - DESIGN.md: an internal error is one line and exit 2,
+        # and one file that trips a bug must not stop the others from being checked
+        result.findings = []
+        result.error = f"internal error ({type(exc).__name__}: {exc}); please report it with this file"
     return result
 
 
