@@ -645,13 +645,16 @@ class _Fetcher:
                     self.errors[path] = exc
 
 
-class RemoteFile(io.RawIOBase):
-    """A read-only, seekable view of one object, served from its fetcher's blocks."""
+class SizedReader(io.RawIOBase):
+    """A read-only, seekable stream of known size; subclasses supply `_fill(view, pos)`.
 
-    def __init__(self, fetcher: _Fetcher, path: str, size: int) -> None:
+    Shared by the remote objects below and by a `.keras` archive's stored weights member
+    (formats.hdf5.SubFile): h5py and zipfile need seek/tell/read, and only where the bytes
+    come from differs.
+    """
+
+    def __init__(self, size: int) -> None:
         super().__init__()
-        self._fetcher = fetcher
-        self.name = path
         self._size = size
         self._pos = 0
 
@@ -678,15 +681,17 @@ class RemoteFile(io.RawIOBase):
         self._pos = pos
         return pos
 
+    def _fill(self, view: memoryview, pos: int) -> int:
+        raise NotImplementedError
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         n = max(0, min(len(view), self._size - self._pos))
         if n == 0:
             return 0
-        data = self._fetcher.read(self.name, self._pos, n, self._size)
-        view[:len(data)] = data
-        self._pos += len(data)
-        return len(data)
+        got = self._fill(view[:n], self._pos) or 0
+        self._pos += got
+        return got
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
@@ -697,6 +702,20 @@ class RemoteFile(io.RawIOBase):
 
     def readall(self) -> bytes:
         return self.read(-1)
+
+
+class RemoteFile(SizedReader):
+    """A read-only, seekable view of one object, served from its fetcher's blocks."""
+
+    def __init__(self, fetcher: _Fetcher, path: str, size: int) -> None:
+        super().__init__(size)
+        self._fetcher = fetcher
+        self.name = path
+
+    def _fill(self, view: memoryview, pos: int) -> int:
+        data = self._fetcher.read(self.name, pos, len(view), self._size)
+        view[:len(data)] = data
+        return len(data)
 
 
 class ReadSession:

@@ -7,13 +7,12 @@ B-tree, so the cost does not grow with the number or the size of the model's wei
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from typing import Any
 
 from lraudit.verify.formats.errors import MissingDependency, ReaderError
-from lraudit.verify.storage import NeedBytes
+from lraudit.verify.storage import NeedBytes, SizedReader
 from lraudit.verify.model import CheckpointInfo
 
 _MAX_JSON_ATTR = 64 * 1024 * 1024
@@ -204,7 +203,7 @@ def read_keras3_optimizer(f: Any, info: CheckpointInfo, lr_in_vars: bool | None,
             info.lr_kind = "float"
 
 
-class SubFile(io.RawIOBase):
+class SubFile(SizedReader):
     """A read-only window [start, start+size) of an open binary file.
 
     Lets h5py open a `.keras` archive's stored (uncompressed) `model.weights.h5` member in place:
@@ -212,49 +211,10 @@ class SubFile(io.RawIOBase):
     """
 
     def __init__(self, raw: Any, start: int, size: int) -> None:
-        super().__init__()
+        super().__init__(size)
         self._raw = raw
         self._start = start
-        self._size = size
-        self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"bad whence {whence}")
-        if pos < 0:
-            raise ValueError("negative seek position")
-        self._pos = pos
-        return pos
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        n = max(0, min(len(view), self._size - self._pos))
-        if n == 0:
-            return 0
-        self._raw.seek(self._start + self._pos)
-        got = self._raw.readinto(view[:n])
-        got = got or 0
-        self._pos += got
-        return got
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = self._size - self._pos
-        buf = bytearray(max(0, min(size, self._size - self._pos)))
-        n = self.readinto(buf)
-        return bytes(buf[:n])
+    def _fill(self, view: memoryview, pos: int) -> int:
+        self._raw.seek(self._start + pos)
+        return self._raw.readinto(view) or 0
