@@ -127,10 +127,9 @@ def judge(job: Job, outcome: dict[str, Any] | None, rtol: float) -> Verdict:
         entry["status"] = "mismatch" if verdict.findings else "ok"
     if job.expectation == "restored" and restored_values and outcome.get("schedule_class"):
         verdict.custom_checked = history is None
-    for warning in outcome.get("warnings", []):
-        if "rebuilt" in warning:
-            verdict.notes.append(f"{info.display}: {warning}")
-    rebuilt = any("rebuilt" in w for w in outcome.get("warnings", []))
+    rebuilt = outcome.get("rebuilt")
+    if rebuilt:
+        verdict.notes.append(f"{info.display}: {rebuilt}")
     if outcome.get("slots_nonzero") is False and (loaded or 0) > 0 and not skipped_restore \
             and not rebuilt:
         verdict.notes.append(f"{info.display}: the step counter was restored but every optimizer "

@@ -34,6 +34,8 @@ import sys
 import warnings
 from typing import Any, Callable
 
+from lraudit.verify.replay.plan import SELF_CONTAINED
+
 BATCH = 8          # divisible by the replicas of a two-device MirroredStrategy
 _SEQ_LEN = 4       # stands in for unknown non-batch dimensions (sequence lengths)
 
@@ -118,7 +120,7 @@ def load_user_module(spec: str) -> Any:
     return importlib.import_module(spec)
 
 
-def custom_objects_from(modules: list[Any], keras) -> dict[str, Any]:
+def custom_objects_from(modules: list[Any]) -> dict[str, Any]:
     """Every class a user module defines, by name, for load_model(custom_objects=...).
 
     Registered classes are found by Keras anyway; unregistered ones are found by class name.
@@ -288,10 +290,6 @@ def slots_nonzero(optimizer: Any) -> bool | None:
 # ============================================================================ loading
 
 
-_NEEDS_ARCH = {"weights-h5", "weights-sharded", "backup", "tf-checkpoint", "backup-tf-keras",
-               "legacy-h5-weights"}
-
-
 def _call_factory(factory: Callable[..., Any], path: str) -> Any:
     try:
         params = inspect.signature(factory).parameters
@@ -343,11 +341,7 @@ def load(tf, keras, job: dict, settings: dict, custom: dict) -> tuple[Any, Any, 
     """(model, optimizer, loading path) the way a resume would load this checkpoint."""
     path, fmt = job["path"], job["format"]
     api = "tf_keras.models.load_model" if job["keras"] == 2 else "keras.saving.load_model"
-    if fmt not in _NEEDS_ARCH:
-        if fmt == "saved-model" and job["keras"] == 3:
-            raise ReplayError("Keras 3 cannot load a SavedModel for training "
-                              "(keras.saving.load_model accepts .keras and .h5 only); "
-                              "resume from a .keras checkpoint")
+    if fmt in SELF_CONTAINED:   # plan.py only sends what this worker can load
         kwargs: dict[str, Any] = {"custom_objects": custom or None}
         kwargs["safe_mode"] = not settings.get("unsafe", False)
         try:
@@ -549,7 +543,8 @@ def replay_job(tf, keras, job: dict, settings: dict, custom: dict, strategy: Any
 
     result: dict[str, Any] = {"id": job["id"], "device": device_name, "steps": [],
                               "load_path": None, "loaded_step": None, "warnings": [],
-                              "slots_nonzero": None, "schedule_values": {}, "measured": False}
+                              "slots_nonzero": None, "schedule_values": {}, "measured": False,
+                              "rebuilt": None}
     policy = "mixed_float16" if job.get("mixed_precision") else "float32"
     keras.mixed_precision.set_global_policy(policy)
     caught = _LogCatcher()
@@ -567,8 +562,8 @@ def replay_job(tf, keras, job: dict, settings: dict, custom: dict, strategy: Any
                 and _hyper(inner, "momentum")):
             inner.built = False
             inner.build(model.trainable_variables)
-            result["warnings"].append("Keras 3 restored this legacy .h5 optimizer without its slot "
-                                      "variables; it was rebuilt (counter kept, momentum restarts)")
+            result["rebuilt"] = ("Keras 3 restored this legacy .h5 optimizer without its slot "
+                                 "variables; it was rebuilt (counter kept, momentum restarts)")
         result["loaded_step"] = counter(optimizer)
         result["slots_nonzero"] = slots_nonzero(optimizer)
         result["schedule_values"] = schedule_values(tf, optimizer, job.get("probe_steps", []))
@@ -647,7 +642,7 @@ def main() -> int:
         if strategy_name:
             device_name = strategy_name
         modules = [load_user_module(spec) for spec in settings.get("custom_objects", [])]
-        custom = custom_objects_from(modules, keras)
+        custom = custom_objects_from(modules)
     except ReplayError as exc:
         channel.send("fatal", message=str(exc))
         return 0
