@@ -4,6 +4,7 @@ over them, then position and suppress what was found."""
 from __future__ import annotations
 
 import ast
+import sys
 import warnings
 from pathlib import Path
 from typing import Iterable
@@ -70,16 +71,28 @@ MAX_PARSE_CHARS = 1_000_000
 MAX_EXPRESSION_DEPTH = 400
 
 
+def _parse_without_digit_limit(text: str) -> ast.AST:
+    """ast.parse, minus CPython's cap on int literal digits: a 5,000-digit literal is valid
+    Python that the interpreter refuses only to convert, not a syntax error."""
+    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
+    if limit is None:
+        return ast.parse(text)
+    sys.set_int_max_str_digits(0)
+    try:
+        return ast.parse(text)
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
 def _depth_guard(text: str) -> SyntaxError | None:
     """Refuse, with a reason, what libcst would crash or stall on (see MAX_EXPRESSION_DEPTH).
 
-    Returns CPython's SyntaxError, if any: libcst may still accept the text (it knows newer
-    syntax than an older interpreter), but when it does not, CPython's words and position are
-    the ones users know ("Missing parentheses in call to 'print'", the right line)."""
+    Returns CPython's SyntaxError, if any: its words and position are the ones users know
+    ("Missing parentheses in call to 'print'", the right line)."""
     try:
         with warnings.catch_warnings():  # "invalid escape sequence" & co. are not ours to print
             warnings.simplefilter("ignore")
-            tree = ast.parse(text)
+            tree = _parse_without_digit_limit(text)
     except SyntaxError as exc:
         return exc
     except (RecursionError, MemoryError):  # CPython's parser gives up on depth with these
@@ -107,18 +120,18 @@ def parse(text: str) -> cst.Module:
     if depth > MAX_NESTING:
         raise InputError(f"too deeply nested to parse ({depth} levels of brackets; Python allows {MAX_NESTING})")
     python_error = _depth_guard(text)
+    if python_error is not None:
+        # The interpreter running lraudit decides what is Python: newer libcst releases accept
+        # grammar that no Python 3 does (`raise E, "msg"`) or that only 3.14 does (`except A, B:`),
+        # so Python 2 code would otherwise be analysed as if it were valid.
+        raise InputError(f"syntax error at line {python_error.lineno or 1}, column "
+                         f"{python_error.offset or 1}: {python_error.msg}") from None
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        if python_error is not None and python_error.lineno:
-            raise InputError(f"syntax error at line {python_error.lineno}, column {python_error.offset or 1}: "
-                             f"{python_error.msg}") from None
         raise InputError(f"syntax error at line {exc.raw_line}, column {exc.raw_column + 1}: "
                          f"{str(exc.message).splitlines()[0]}") from None
-    except cst.CSTValidationError as exc:  # parsed, but no valid tree: b"x" "y" mixes bytes and str
-        if python_error is not None and python_error.lineno:
-            raise InputError(f"syntax error at line {python_error.lineno}, column {python_error.offset or 1}: "
-                             f"{python_error.msg}") from None
+    except cst.CSTValidationError as exc:
         raise InputError(f"syntax error: {exc}") from None
     except (RecursionError, MemoryError):
         raise InputError("too deeply nested to parse") from None
