@@ -351,3 +351,19 @@ def test_progress_goes_to_a_terminal_only(uploaded):
         os.close(main)
     assert b"reading checkpoints 4/4" in seen
     assert json.loads(proc.stdout) == json.loads(piped.stdout)   # stdout untouched by progress
+
+
+@pytest.mark.parametrize("name", ["k3_keras_resume_ok", "k3_weights_unbuilt"])
+def test_replay_of_a_remote_run_matches_the_local_one(aws, uploaded, name):
+    # replay copies the one checkpoint it loads into a private temp dir (storage.fetch_local);
+    # measured rates, LRV007 and all, come out byte for byte as for the local files
+    sys.path.insert(0, str(ROOT / "fixtures"))
+    from make_checkpoints import REPLAY_ARGS
+
+    manifest = _manifest(uploaded, name)
+    local = str(uploaded / manifest["target"])
+    args = ("--replay", "1", *REPLAY_ARGS)
+    _same_report(local, f"memory://lraudit-runs/{name}", *args)
+    _same_report(local, f"s3://{BUCKET}/runs/{name}", *args)
+    report = json.loads(run_verify(local, "--format", "json", *args).stdout)
+    assert report["replay"] and report["replay"][0]["steps"]

@@ -47,7 +47,8 @@ class Job:
 
     def request(self) -> dict[str, Any]:
         info = self.row.info
-        return {"id": self.id, "path": info.candidate.path, "display": info.display,
+        return {"id": self.id, "path": info.candidate.path, "source": info.candidate.path,
+                "display": info.display,
                 "format": info.format, "keras": self.keras, "steps": self.steps,
                 "mixed_precision": info.mixed_precision, "probe_steps": self.probe_steps}
 

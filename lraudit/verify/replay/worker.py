@@ -352,7 +352,9 @@ def load(tf, keras, job: dict, settings: dict, custom: dict) -> tuple[Any, Any, 
         if optimizer is None:
             raise ReplayError(f"{api} returned a model without an optimizer (saved uncompiled)")
         return model, optimizer, api
-    model, optimizer = _factory_model(settings, path)
+    # the factory sees the checkpoint as the user named it (a URL for a remote run), not the
+    # private local copy replay may be reading
+    model, optimizer = _factory_model(settings, job.get("source", path))
     if fmt in ("tf-checkpoint", "backup-tf-keras"):
         root_is_model, model_name, opt_name = _tf_children(tf, path)
         if root_is_model:   # Keras 2 save_weights in the TF format: the model is the root
