@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
@@ -119,7 +120,8 @@ class ModuleFacts:
     class_bases: dict[str, tuple[str, ...]]  # local class -> canonical base names
     freezes_layers: bool = False
     source: str = ""
-    top_of: dict[int, int] = field(default_factory=dict)
+    # id(node) -> (module-level statement index, innermost statement): where positions start
+    located: dict[int, tuple[int, cst.CSTNode]] = field(default_factory=dict)
 
     def of_kind(self, *kinds: str) -> Iterator[Event]:
         return (e for e in self.events if e.kind in kinds)
@@ -338,10 +340,11 @@ class _Interpreter:
         self.next_id = 0
         self.freezes_layers = False
         self.str_consts: dict[str, str] = {}
-        # id(node) -> index of the module-level statement containing it, so positions can be
-        # computed for that statement alone (see runner.positions).
-        self.top_of: dict[int, int] = {}
+        # id(node) -> (index of the module-level statement holding it, innermost statement
+        # holding it), so positions can be computed for that statement alone (positions.py).
+        self.located: dict[int, tuple[int, cst.CSTNode]] = {}
         self.current_top = 0
+        self.current_stmt: cst.CSTNode = module
         self.def_top: dict[int, int] = {}  # id(FunctionDef/ClassDef) -> its module-level statement
 
     # -- objects -----------------------------------------------------------------------------
@@ -487,7 +490,7 @@ class _Interpreter:
         """The abstract objects an expression may evaluate to (never empty for calls/names)."""
         if node is None:
             return frozenset()
-        self.top_of[id(node)] = self.current_top
+        self.located[id(node)] = (self.current_top, self.current_stmt)
         if isinstance(node, cst.Name):
             found = self.lookup(node.value)
             if found is not None:
@@ -873,22 +876,32 @@ class _Interpreter:
         args = self.args(call)
         if len(self.frames) > MAX_INLINE_DEPTH or any(f.name == fn.name.value for f in self.frames):
             return frozenset({self.new(node=call)})
-        params = self._bind_params(fn, args)
-        saved_env = self.state.env
-        self.outer_envs.append(saved_env)
-        self.state.env = params
-        self.frames.append(_Frame(fn.name.value))
-        self.executed.add(id(fn))
-        saved_top, self.current_top = self.current_top, self.def_top.get(id(fn), self.current_top)
-        try:
-            self.block(fn.body)
-            returns = self.frames[-1].returns
-        finally:
-            self.current_top = saved_top
-            self.frames.pop()
-            self.outer_envs.pop()
-            self.state.env = saved_env
+        with self._inside(fn):
+            params = self._bind_params(fn, args)
+            saved_env = self.state.env
+            self.outer_envs.append(saved_env)
+            self.state.env = params
+            self.frames.append(_Frame(fn.name.value))
+            self.executed.add(id(fn))
+            try:
+                self.block(fn.body)
+                returns = self.frames[-1].returns
+            finally:
+                self.frames.pop()
+                self.outer_envs.pop()
+                self.state.env = saved_env
         return returns or frozenset({self.new(node=call)})
+
+    @contextmanager
+    def _inside(self, fn: cst.FunctionDef) -> Iterator[None]:
+        """Analyse `fn`'s header and body where they are written: in its def statement, under
+        its module-level statement (what `located` records for positions)."""
+        saved = self.current_top, self.current_stmt
+        self.current_top, self.current_stmt = self.def_top.get(id(fn), self.current_top), fn
+        try:
+            yield
+        finally:
+            self.current_top, self.current_stmt = saved
 
     def _bind_params(self, fn: cst.FunctionDef, args: dict[str, frozenset[int]]) -> dict[str, frozenset[int]]:
         env: dict[str, frozenset[int]] = {}
@@ -912,22 +925,22 @@ class _Interpreter:
         saved = self.state
         self.state = _State({}, dict(saved.objs), dict(saved.attrs))
         self.outer_envs = [saved.env]
-        env = self._bind_params(fn, {})
-        if self_obj is not None and (fn.params.params or fn.params.posonly_params):
-            first = (list(fn.params.posonly_params) + list(fn.params.params))[0].name.value
-            env[first] = frozenset({self_obj})
-        self.state.env = env
-        self.frames.append(_Frame(scope))
-        self.executed.add(id(fn))
-        self.current_top = self.def_top.get(id(fn), self.current_top)
-        try:
-            self.block(fn.body)
-        finally:
-            self.frames.pop()
-            objs = self.state.objs
-            self.state = saved
-            self.state.objs.update({k: v for k, v in objs.items() if k not in self.state.objs})
-            self.outer_envs = []
+        with self._inside(fn):
+            env = self._bind_params(fn, {})
+            if self_obj is not None and (fn.params.params or fn.params.posonly_params):
+                first = (list(fn.params.posonly_params) + list(fn.params.params))[0].name.value
+                env[first] = frozenset({self_obj})
+            self.state.env = env
+            self.frames.append(_Frame(scope))
+            self.executed.add(id(fn))
+            try:
+                self.block(fn.body)
+            finally:
+                self.frames.pop()
+                objs = self.state.objs
+                self.state = saved
+                self.state.objs.update({k: v for k, v in objs.items() if k not in self.state.objs})
+                self.outer_envs = []
 
     # -- statements --------------------------------------------------------------------------
     def block(self, body: cst.BaseSuite | cst.Module) -> None:
@@ -939,7 +952,14 @@ class _Interpreter:
             self.statement(stmt)
 
     def statement(self, stmt: cst.CSTNode) -> None:
-        self.top_of[id(stmt)] = self.current_top
+        saved, self.current_stmt = self.current_stmt, stmt
+        self.located[id(stmt)] = (self.current_top, stmt)
+        try:
+            self._statement(stmt)
+        finally:
+            self.current_stmt = saved
+
+    def _statement(self, stmt: cst.CSTNode) -> None:
         if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             self.def_top[id(stmt)] = self.current_top
         if isinstance(stmt, cst.SimpleStatementLine):
@@ -1083,4 +1103,4 @@ def build_facts(module: cst.Module, source: str = "") -> ModuleFacts:
     interp.run()
     return ModuleFacts(module=module, imports=imports, flavour=imports.flavour(), events=interp.events,
                        objs=interp.state.objs, classes=interp.classes, class_bases=interp.class_bases,
-                       freezes_layers=interp.freezes_layers, source=source, top_of=interp.top_of)
+                       freezes_layers=interp.freezes_layers, source=source, located=interp.located)

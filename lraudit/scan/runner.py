@@ -4,8 +4,6 @@ over them, then position and suppress what was found."""
 from __future__ import annotations
 
 import ast
-import sys
-import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -15,7 +13,7 @@ from lraudit.findings import Edit, Finding, Fix
 from lraudit.scan.facts import ModuleFacts, build_facts, source_of
 from lraudit.scan.names import Flavour
 from lraudit.scan.needs import needed
-from lraudit.scan.positions import Positions
+from lraudit.scan.positions import Positions, parse_python
 from lraudit.scan.project import Pins, resolve_flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
 # Reading and decoding live in source.py (no libcst there); re-exported for fix.py and tests.
@@ -71,34 +69,23 @@ MAX_PARSE_CHARS = 1_000_000
 MAX_EXPRESSION_DEPTH = 400
 
 
-def _parse_without_digit_limit(text: str) -> ast.AST:
-    """ast.parse, minus CPython's cap on int literal digits: a 5,000-digit literal is valid
-    Python that the interpreter refuses only to convert, not a syntax error."""
-    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
-    if limit is None:
-        return ast.parse(text)
-    sys.set_int_max_str_digits(0)
+def _python_tree(text: str) -> ast.Module:
+    """CPython's tree of `text`, after refusing, with a reason, what libcst would crash or
+    stall on (see MAX_EXPRESSION_DEPTH).
+
+    The interpreter running lraudit decides what is Python, and its SyntaxError's words and
+    position are the ones users know ("Missing parentheses in call to 'print'", the right
+    line): newer libcst releases accept grammar that no Python 3 does (`raise E, "msg"`) or
+    that only 3.14 does (`except A, B:`), so Python 2 code would otherwise be analysed as if
+    it were valid."""
     try:
-        return ast.parse(text)
-    finally:
-        sys.set_int_max_str_digits(limit)
-
-
-def _depth_guard(text: str) -> SyntaxError | None:
-    """Refuse, with a reason, what libcst would crash or stall on (see MAX_EXPRESSION_DEPTH).
-
-    Returns CPython's SyntaxError, if any: its words and position are the ones users know
-    ("Missing parentheses in call to 'print'", the right line)."""
-    try:
-        with warnings.catch_warnings():  # "invalid escape sequence" & co. are not ours to print
-            warnings.simplefilter("ignore")
-            tree = _parse_without_digit_limit(text)
+        tree = parse_python(text)
     except SyntaxError as exc:
-        return exc
+        raise InputError(f"syntax error at line {exc.lineno or 1}, column {exc.offset or 1}: {exc.msg}") from None
     except (RecursionError, MemoryError):  # CPython's parser gives up on depth with these
         raise InputError("too deeply nested to parse (an expression thousands of levels deep)") from None
     if max(map(len, text.splitlines()), default=0) < MAX_EXPRESSION_DEPTH:
-        return None
+        return tree
     stack: list[tuple[ast.AST, int, int]] = [(tree, 0, 1)]
     while stack:
         node, depth, line = stack.pop()
@@ -107,10 +94,12 @@ def _depth_guard(text: str) -> SyntaxError | None:
             raise InputError(f"too deeply nested to parse (an expression more than "
                              f"{MAX_EXPRESSION_DEPTH} levels deep at line {line})")
         stack.extend((child, depth + 1, line) for child in ast.iter_child_nodes(node))
-    return None
+    return tree
 
 
-def parse(text: str) -> cst.Module:
+def parse_both(text: str) -> tuple[cst.Module, ast.Module]:
+    """libcst's and CPython's trees of `text` (newlines normalised); InputError when either
+    refuses it.  CPython's serves the guard above and then the positions of findings."""
     if len(text) > MAX_PARSE_CHARS:
         raise InputError(f"too large to analyse ({len(text) / 1e6:.1f} million characters; lraudit "
                          f"parses up to {MAX_PARSE_CHARS / 1e6:.0f} million, about 1 GB of memory): "
@@ -119,15 +108,9 @@ def parse(text: str) -> cst.Module:
     depth = nesting_depth(text)
     if depth > MAX_NESTING:
         raise InputError(f"too deeply nested to parse ({depth} levels of brackets; Python allows {MAX_NESTING})")
-    python_error = _depth_guard(text)
-    if python_error is not None:
-        # The interpreter running lraudit decides what is Python: newer libcst releases accept
-        # grammar that no Python 3 does (`raise E, "msg"`) or that only 3.14 does (`except A, B:`),
-        # so Python 2 code would otherwise be analysed as if it were valid.
-        raise InputError(f"syntax error at line {python_error.lineno or 1}, column "
-                         f"{python_error.offset or 1}: {python_error.msg}") from None
+    tree = _python_tree(text)
     try:
-        return cst.parse_module(text)
+        return cst.parse_module(text), tree
     except cst.ParserSyntaxError as exc:
         raise InputError(f"syntax error at line {exc.raw_line}, column {exc.raw_column + 1}: "
                          f"{str(exc.message).splitlines()[0]}") from None
@@ -135,6 +118,10 @@ def parse(text: str) -> cst.Module:
         raise InputError(f"syntax error: {exc}") from None
     except (RecursionError, MemoryError):
         raise InputError("too deeply nested to parse") from None
+
+
+def parse(text: str) -> cst.Module:
+    return parse_both(text)[0]
 
 
 def _fix(spec: FixSpec | None, positions) -> Fix | None:
@@ -164,7 +151,9 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
         rules = [r for r in rules if r.code in keep]
         if not rules:
             return []
-    module = module if module is not None else parse(text)
+    tree = None
+    if module is None:
+        module, tree = parse_both(text)
     facts = build_facts(module, text)
     if target_keras:
         facts.flavour = Flavour(target_keras)
@@ -175,7 +164,7 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
         hits.extend((rule, hit) for hit in rule.check(facts))
     if not hits:
         return []
-    positions = Positions(module, facts.top_of)
+    positions = Positions(module, facts.located, normalize_newlines(text), tree)
     positions.want(hit.node for _, hit in hits)
     positions.want(old for _, hit in hits if hit.fix is not None for old, _ in hit.fix.replacements)
     lines = text.splitlines()
