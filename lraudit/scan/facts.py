@@ -623,6 +623,15 @@ class _Interpreter:
         self.args(call)
         return frozenset({self.new(node=call)})
 
+    def _restore_path(self, arg: cst.Arg | None, value: frozenset[int] | None) -> str | None:
+        """What `path_text` sees of a restore's path, or "<latest>" when the path is (a name
+        bound to) `tf.train.latest_checkpoint(...)` or a manager's `latest_checkpoint`: a
+        TF-format prefix, though no literal says so."""
+        text = path_text(arg.value if arg else None, self.str_consts)
+        if text is None and value and any(self.get(i).value == "<latest>" for i in value):
+            return "<latest>"
+        return text
+
     # -- API calls ---------------------------------------------------------------------------
     def api_call(self, canon: str, call: cst.Call) -> frozenset[int]:
         leaf = canon.rsplit(".", 1)[-1]
@@ -634,7 +643,7 @@ class _Interpreter:
             model = self.new(MODEL, api=canon, node=call, compiled=not compile_false,
                              compile_false=compile_false)
             event = self.emit("restore", call, frozenset({model}), source="load_model",
-                              path=path_text(path.value if path else None, self.str_consts),
+                              path=self._restore_path(path, args.get("filepath") or args.get("0")),
                               fine_tune=self._fine_tune(call), compile_false=compile_false,
                               custom_objects="custom_objects" in args)
             self.update(frozenset({model}), restores=(event,))
@@ -786,7 +795,7 @@ class _Interpreter:
             self.set_kind(owners, MODEL)
             path = argument(call, "filepath", 0)
             event = self.emit("restore", call, owners, source="load_weights",
-                              path=path_text(path.value if path else None, self.str_consts),
+                              path=self._restore_path(path, args.get("filepath") or args.get("0")),
                               fine_tune=self._fine_tune(call))
             for m in owners:
                 o = self.get(m)
