@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from conftest import ROOT
 from lraudit.findings import Edit, Finding, Fix, Severity
 from lraudit.report import FORMATS, render
 from lraudit.report import github, sarif
@@ -410,3 +411,22 @@ def test_fix_options_and_diff_placement(cli, monkeypatch, fmt: str) -> None:
         assert result.stdout.startswith(diff)
     else:
         assert diff in result.stderr and diff not in result.stdout
+
+
+def test_text_summary_tells_safe_fixes_from_unsafe_ones(tmp_path: Path, cli) -> None:
+    """`--fix` applies only safe fixes, so the summary's "fixable with --fix" counts only those;
+    unsafe ones are counted apart, with the option that applies them, as ruff does."""
+    fixes = ROOT / "fixtures" / "fixes"
+    for name in ("keras3_migration.py", "unsafe_decay_schedule.py"):
+        (tmp_path / name).write_bytes((fixes / name).read_bytes())
+    listed = json.loads(cli("scan", "--no-cache", "--format", "json", str(tmp_path)).stdout)
+    safe = sum(1 for f in listed if f.get("fix") and f["fix"]["applicability"] == "safe")
+    unsafe = sum(1 for f in listed if f.get("fix") and f["fix"]["applicability"] == "unsafe")
+    assert safe and unsafe
+    text = cli("scan", "--no-cache", str(tmp_path)).stdout
+    assert text.rstrip().endswith(f"; {safe} fixable with --fix; {unsafe} more with --fix --unsafe-fixes.")
+    assert text.count("(fixable)") == safe and text.count("(unsafe fix)") == unsafe
+    cli("scan", "--no-cache", "--fix", str(tmp_path))
+    after = cli("scan", "--no-cache", str(tmp_path)).stdout
+    assert "fixable with --fix" not in after
+    assert after.rstrip().endswith(f"; {unsafe} with --fix --unsafe-fixes.")

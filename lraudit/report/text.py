@@ -28,7 +28,7 @@ def finding_line(f: Finding, colour: bool = False) -> str:
     where = f"{f.path}:{f.line}:{f.column}" if f.path is not None else (f.checkpoint or "")
     sev = _paint(f"[{f.severity}]", _COLOURS[f.severity], colour)
     code = _paint(f.code, "1", colour)
-    fixable = " (fixable)" if f.fix else ""
+    fixable = "" if not f.fix else " (fixable)" if f.fix.applicability == "safe" else " (unsafe fix)"
     return f"{where}: {code} {sev} {f.message}{fixable}"
 
 
@@ -42,9 +42,12 @@ def summary_line(findings: list[Finding], files_checked: int | None = None, noun
         head = f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} ({', '.join(parts)})"
     if files_checked is not None:
         head += f" in {files_checked} {noun}{'s' if files_checked != 1 else ''} checked"
-    fixable = sum(1 for f in findings if f.fix)
-    if fixable:
-        head += f"; {fixable} fixable with --fix"
+    safe = sum(1 for f in findings if f.fix and f.fix.applicability == "safe")
+    unsafe = sum(1 for f in findings if f.fix and f.fix.applicability != "safe")
+    if safe:
+        head += f"; {safe} fixable with --fix"
+    if unsafe:  # applied only on request: they may change what the script does
+        head += f"; {unsafe} {'more ' if safe else ''}with --fix --unsafe-fixes"
     if baselined:
         head += f"; {baselined} known finding{'s' if baselined != 1 else ''} hidden by the baseline"
     return head + "."
