@@ -195,3 +195,74 @@ def test_weights_without_factory_are_reported_not_replayed(runs_dir, manifests):
     result = run_verify(runs_dir / "k3_weights_resume_ok", "--format", "json", "--replay", "1")
     assert json.loads(result.stdout)["replay"] == []
     assert "--model-factory" in result.stderr
+
+
+# A fresh lraudit process whose `tf_keras` cannot be imported: Python's own way of marking a
+# module absent (`sys.modules[name] = None`) is what `importlib.util.find_spec` then reports.
+_WITHOUT_TF_KERAS = (
+    "import sys\n"
+    "sys.modules['tf_keras'] = None\n"
+    "from lraudit.cli import main\n"
+    "main(sys.argv[1:], prog_name='lraudit')\n")
+
+
+def test_a_keras2_checkpoint_without_tf_keras_says_what_to_install(runs_dir, manifests):
+    if "k2_h5_resume_ok" not in manifests:
+        pytest.skip("fixture run missing")
+    proc = subprocess.run([sys.executable, "-c", _WITHOUT_TF_KERAS, "verify", str(runs_dir / "k2_h5_resume_ok"),
+                           "--format", "json", "--replay", "1"], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert json.loads(proc.stdout)["replay"] == []
+    (line,) = [line for line in proc.stderr.splitlines() if "tf_keras" in line]
+    assert line.startswith("lraudit verify: ") and "pip install tf_keras" in line
+    assert proc.returncode == 2  # an explicit --replay that could not replay, and nothing else wrong
+    implicit = subprocess.run([sys.executable, "-c", _WITHOUT_TF_KERAS, "verify",
+                               str(runs_dir / "k2_h5_resume_ok"), "--format", "json"],
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert implicit.returncode == 0 and "pip install tf_keras" in implicit.stderr
+
+
+def _stderr_on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run lraudit with stderr on a pseudo-terminal (stdout captured): what a user sees."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "lraudit.cli", *args], stdout=subprocess.PIPE,
+                                stderr=slave, cwd=ROOT, env=env, text=True)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not data:
+                break
+            chunks.append(data)
+        out = proc.stdout.read()
+        proc.wait(timeout=300)
+    finally:
+        os.close(master)
+    return proc.returncode, out, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_goes_to_a_terminal_and_never_to_ci_logs(runs_dir, manifests):
+    if "k3_keras_resume_ok" not in manifests:
+        pytest.skip("fixture run missing")
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    args = ["verify", str(runs_dir / "k3_keras_resume_ok"), "--replay", "1"]
+    code, out, err = _stderr_on_a_terminal(args, env)
+    assert code == 0, err
+    assert "reading checkpoints" in err
+    replay_lines = [line for line in err.splitlines() if line.startswith("lraudit verify: replay: ")]
+    assert replay_lines, err
+    assert "reading checkpoints" not in out and "replay: " not in out.split("\n", 1)[0]
+    code, out, err = _stderr_on_a_terminal(args, {**env, "CI": "true"})
+    assert code == 0 and err.strip() == "", err
+    piped = subprocess.run([sys.executable, "-m", "lraudit.cli", *args], capture_output=True, text=True,
+                           cwd=ROOT, env=env, timeout=300)
+    assert piped.returncode == 0 and piped.stderr.strip() == "", piped.stderr

@@ -53,6 +53,7 @@ def run_replay(result: Any, steps: int, settings: Settings, replay_all: bool = F
     report.jobs = jobs
     for skip in skips:
         report.notices.append(f"{skip.row.info.display}: not replayed: {skip.reason}")
+        report.failed += skip.missing_dependency
     outcomes: dict[int, dict[str, Any]] = {}
     for flavour in (3, 2):
         batch = [job for job in jobs if job.keras == flavour]

@@ -72,6 +72,9 @@ class Skip:
     run: RunResult
     row: Row
     reason: str
+    # What the environment lacks (not the checkpoint): like TensorFlow itself missing, an
+    # explicit --replay then fails rather than passing without having replayed.
+    missing_dependency: bool = False
 
 
 def keras_flavour(row: Row) -> int:
@@ -105,6 +108,10 @@ def plan(runs: list[RunResult], steps: int, replay_all: bool, model_factory: str
             if reason:
                 skips.append(Skip(run, row, reason))
                 continue
+            if keras_flavour(row) == 2 and not tf_keras_installed():
+                skips.append(Skip(run, row, "a Keras 2 checkpoint replays with tf_keras: pip install tf_keras",
+                                  missing_dependency=True))
+                continue
             jobs.append(_job(len(jobs), run, row, steps, schedule_override))
     return jobs, skips
 
@@ -120,8 +127,6 @@ def _unreplayable(row: Row, model_factory: str | None) -> str | None:
     if info.format == m.SAVED_MODEL and flavour == 3:
         return ("Keras 3 cannot load a SavedModel for training (keras.saving.load_model takes "
                 ".keras and .h5 only); resume from a .keras checkpoint")
-    if flavour == 2 and not tf_keras_installed():
-        return "a Keras 2 checkpoint replays with tf_keras: pip install tf_keras"
     return None
 
 
