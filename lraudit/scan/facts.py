@@ -57,6 +57,10 @@ class Obj:
     opt_args: tuple[str, ...] = ()  # OPTIMIZER: keyword names given to the constructor
     members: frozenset[int] = frozenset()  # CHECKPOINT/LIST/MANAGER/STATUS: objects it holds
     elems: tuple[frozenset[int], ...] = ()  # TUPLE: positional elements
+    # The result of a call the interpreter does not model: the arguments it may hold on to
+    # (`weakref.ref(self)`, a wrapper, an imported `make_trainer(model, optimizer)`).
+    wraps: frozenset[int] = frozenset()
+    owner: int | None = None  # OPTIMIZER read as `<owner>.optimizer`: the object it belongs to
 
     def join(self, other: "Obj") -> "Obj":
         """Merge the states two paths leave; 'built' must hold on both, the rest on either."""
@@ -73,6 +77,8 @@ class Obj:
             fresh=self.fresh and other.fresh,
             lr=self.lr | other.lr,
             members=self.members | other.members,
+            wraps=self.wraps | other.wraps,
+            owner=self.owner if self.owner is not None else other.owner,
         )
 
 
@@ -136,8 +142,9 @@ class ModuleFacts:
         return self.imports.resolve(node)
 
     def reachable(self, ids: frozenset[int]) -> set[int]:
-        """Objects the given ones hold at the end of the module: checkpoint/list members and
-        model optimizers (what a `tf.train.Checkpoint` of them saves)."""
+        """Objects the given ones may hold at the end of the module: checkpoint/list members,
+        model optimizers and what an unmodelled call was given (what a `tf.train.Checkpoint`
+        of them saves, as far as the module tells)."""
         seen: set[int] = set()
         todo = list(ids)
         while todo:
@@ -145,8 +152,10 @@ class ModuleFacts:
             if i in seen or i not in self.objs:
                 continue
             seen.add(i)
-            todo.extend(self.objs[i].members)
-            todo.extend(self.objs[i].optimizers)
+            obj = self.objs[i]
+            todo.extend(obj.members)
+            todo.extend(obj.optimizers)
+            todo.extend(obj.wraps)
         return seen
 
     def is_resume(self, restore: Event) -> bool:
@@ -576,7 +585,7 @@ class _Interpreter:
                     out |= o.optimizers
                 else:  # the model's optimizer, as yet unseen: one placeholder per model
                     opt = self.new(OPTIMIZER, fresh=False, node=node, restores=o.restores,
-                                   opt_built=bool(o.restores))
+                                   opt_built=bool(o.restores), owner=owner)
                     self.state.objs[owner] = replace(self.get(owner), optimizers=frozenset({opt}))
                     out |= {opt}
             elif attr == "inner_optimizer" and o.kind == OPTIMIZER:
@@ -620,8 +629,11 @@ class _Interpreter:
             owners = self.eval(call.func.value)
             return self.method(owners, call.func.attr.value, call)
         self.eval(call.func)
-        self.args(call)
-        return frozenset({self.new(node=call)})
+        return frozenset({self.new(node=call, wraps=self._arg_objects(call))})
+
+    def _arg_objects(self, call: cst.Call) -> frozenset[int]:
+        """Evaluate the arguments of a call that is not modelled: every object passed."""
+        return frozenset().union(*self.args(call).values())
 
     def _restore_path(self, arg: cst.Arg | None, value: frozenset[int] | None) -> str | None:
         """What `path_text` sees of a restore's path, or "<latest>" when the path is (a name
@@ -719,8 +731,7 @@ class _Interpreter:
             self.args(call)
             self.emit("mixed_precision", call, frozenset())
             return frozenset({self.new(node=call)})
-        self.args(call)
-        return frozenset({self.new(node=call, api=canon)})
+        return frozenset({self.new(node=call, api=canon, wraps=self._arg_objects(call))})
 
     def construct_optimizer(self, canon: str, call: cst.Call) -> frozenset[int]:
         args = self.args(call)

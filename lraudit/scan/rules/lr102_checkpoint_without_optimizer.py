@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import OPTIMIZER, ModuleFacts, keyword, literal_value
+from lraudit.scan.facts import OPTIMIZER, Event, ModuleFacts, keyword, literal_value
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import has_schedule, has_suffix, is_legacy_h5, trained_after
@@ -27,31 +27,47 @@ def _trains(facts: ModuleFacts) -> bool:
     return any(True for _ in facts.of_kind("train", "step"))
 
 
+def _visible(facts: ModuleFacts, event: Event) -> set[int]:
+    """Every object the names visible at `event` are bound to, and what those hold."""
+    return facts.reachable(frozenset().union(*event.env.values())) if event.env else set()
+
+
 def _checkpoints(facts: ModuleFacts) -> Iterator[Hit]:
-    """`tf.train.Checkpoint(...)` that leaves out the optimizer the custom loop steps."""
-    stepped = [e for e in facts.of_kind("step")]
-    if not stepped:
-        return
-    used: set[int] = set()
-    for step in stepped:
+    """`tf.train.Checkpoint(...)` that leaves out the optimizer the custom loop steps.
+
+    A stepped optimizer concerns a checkpoint when one could see the other: the optimizer (or
+    the model it was read from, `model.optimizer`) is visible where the checkpoint is made, or
+    the checkpoint is visible where the optimizer steps.  A test module's methods, each with
+    its own model and optimizer, say nothing about each other's checkpoints."""
+    steps: list[tuple[int, Event]] = []
+    for step in facts.of_kind("step"):
         for i in step.targets:
             opt = facts.objs.get(i)
             if opt is None or opt.kind != OPTIMIZER or opt.node is None:
                 return  # an optimizer of unknown origin: cannot tell what it is
-            used.add(i)
+            steps.append((i, step))
+    if not steps:
+        return
     for create in facts.of_kind("create"):
         if create.detail.get("api") != "tensorflow.train.Checkpoint" or create.call is None:
             continue
         if any(a.star for a in create.call.args):
             continue
+        here = _visible(facts, create)
+        stepped = {i for i, step in steps
+                   if i in here or facts.objs[i].owner in here or create.targets & _visible(facts, step)}
+        if not stepped:
+            continue
         members = frozenset().union(*create.detail["args"].values()) if create.detail["args"] else frozenset()
-        if facts.reachable(members) & used:
+        tracked = facts.reachable(members)
+        # `model.optimizer` is tracked by the model: a Checkpoint holding the model holds it.
+        if any(i in tracked or facts.objs[i].owner in tracked for i in stepped):
             continue
         yield Hit(
             create.call,
             "`tf.train.Checkpoint` does not track the optimizer that `apply_gradients` updates, "
             f"{_RESTARTS}. Add it: `tf.train.Checkpoint(model=model, optimizer=optimizer)`.",
-            severity=_severity(facts, sorted(used)),
+            severity=_severity(facts, sorted(stepped)),
         )
 
 
