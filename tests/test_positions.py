@@ -183,3 +183,28 @@ def test_positions_equal_the_provider_on_mutated_scripts(data: bytes) -> None:
         _compare(text)
     except InputError:
         return
+
+
+def test_findings_and_fixes_of_the_fixtures_need_no_whole_module_pass(monkeypatch) -> None:
+    """Reported nodes and fix targets (a keyword, an attribute's name, an import a fix extends)
+    are all recorded by the interpreter, so none needs the whole-module pass."""
+    import lraudit.scan.positions as positions_module
+    from lraudit.scan.rules import ALL_RULES
+    from lraudit.scan.runner import scan_text
+
+    whole = []
+    real = positions_module.ranges
+
+    def counting(module, wanted=(), **kw):
+        if kw.get("start") is None:
+            whole.append(module)
+        return real(module, wanted, **kw)
+
+    monkeypatch.setattr(positions_module, "ranges", counting)
+    findings = fixes = 0
+    for path in sorted([*FIXTURES.glob("*.py"), *(ROOT / "fixtures" / "fixes").glob("*.py")]):
+        for finding in scan_text(decode(path.read_bytes()), str(path), ALL_RULES):
+            findings += 1
+            fixes += finding.fix is not None
+    assert findings > 20 and fixes > 5
+    assert whole == []

@@ -437,6 +437,7 @@ class _Interpreter:
         return None
 
     def bind(self, target: cst.BaseExpression, value: frozenset[int], value_node: cst.BaseExpression | None) -> None:
+        self.located[id(target)] = (self.current_top, self.current_stmt)
         if isinstance(target, cst.Name):
             self.state.env[target.value] = value
             text = path_text(value_node, self.str_consts) if value_node is not None else None
@@ -573,6 +574,7 @@ class _Interpreter:
 
     def attribute(self, node: cst.Attribute, owners: frozenset[int]) -> frozenset[int]:
         attr = node.attr.value
+        self.located[id(node.attr)] = (self.current_top, self.current_stmt)  # `.lr` fixes rename it
         if attr == "lr":
             self.note_lr_attribute(node, owners)
         out: frozenset[int] = frozenset()
@@ -603,9 +605,12 @@ class _Interpreter:
         """Evaluate every argument once, keyed by keyword or position ('0', '1', ...)."""
         out: dict[str, frozenset[int]] = {}
         pos = 0
+        where = (self.current_top, self.current_stmt)
         for arg in call.args:
+            self.located[id(arg)] = where  # rules report `lr=` and fix its keyword
             value = self.eval(arg.value)
             if arg.keyword is not None:
+                self.located[id(arg.keyword)] = where
                 out[arg.keyword.value] = value
             elif not arg.star:
                 out[str(pos)] = value
@@ -982,6 +987,7 @@ class _Interpreter:
     def _statement(self, stmt: cst.CSTNode) -> None:
         if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             self.def_top[id(stmt)] = self.current_top
+            self.located[id(stmt.name)] = (self.current_top, stmt)
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 self.small(small)
@@ -1065,6 +1071,7 @@ class _Interpreter:
             self.if_depth -= 1
 
     def small(self, node: cst.BaseSmallStatement) -> None:
+        self.located[id(node)] = (self.current_top, self.current_stmt)  # an import a fix extends
         if isinstance(node, cst.Assign):
             value = self.eval(node.value)
             for target in node.targets:
