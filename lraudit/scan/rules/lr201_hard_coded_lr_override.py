@@ -16,6 +16,7 @@ def _constant_text(facts: ModuleFacts, event) -> str:
 
 
 def check(facts: ModuleFacts) -> Iterator[Hit]:
+    resumes = any(facts.is_resume(e) for e in facts.of_kind("restore"))
     callback_scopes = {name for name, bases in facts.class_bases.items()
                        if any(b.startswith("keras.callbacks.") for b in bases)}
     for write in facts.of_kind("lr_write"):
@@ -28,6 +29,8 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         opts = list(write.states())
         restored = any(facts.resumed(o) for o in opts)
         scheduled = any(has_schedule(facts, o, write.objs) for o in opts)
+        if not (restored or scheduled or resumes):
+            continue  # a script that never resumes: the constant is just its rate (or its schedule)
         value = _constant_text(facts, write)
         if scheduled:
             effect = (f"sets the learning rate to the constant {value} on an optimizer driven by a "
@@ -36,8 +39,9 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
             effect = (f"sets the learning rate to the constant {value} after the optimizer was restored, "
                       "so the resumed run trains at that value instead of the rate the checkpoint held")
         else:
-            effect = (f"hard-codes the learning rate to {value}; a resumed run gets this value instead of "
-                      "the rate the checkpoint held")
+            effect = (f"hard-codes the learning rate to {value} in a script that resumes; on a path where "
+                      "the optimizer was restored, the run gets this value instead of the rate the "
+                      "checkpoint held")
         yield Hit(
             write.node,
             f"This line {effect}. Put the rate in the optimizer's `learning_rate` (a float or a "
