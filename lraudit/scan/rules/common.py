@@ -9,6 +9,7 @@ import libcst as cst
 from lraudit.scan.facts import (CONST, OPTIMIZER, SCHEDULE, Event, ModuleFacts, Obj, keyword,
                                 literal_value)
 from lraudit.scan.names import Flavour
+from lraudit.scan.rules.counters import rebound
 from lraudit.scan.tree import descendants
 
 WEIGHTS_ONLY_H5 = (".h5", ".hdf5")
@@ -195,3 +196,20 @@ def flavour_is(facts: ModuleFacts, flavour: Flavour) -> bool:
 
 
 RESUME_GUARD = ("`lraudit.keras.ResumeGuard()` in the callbacks stops such a run at its first step.")
+
+
+# Position of `initial_epoch` in each training method's signature (Keras 2 and 3 agree).
+INITIAL_EPOCH_POSITION = {"fit": 11, "fit_generator": 13}
+
+
+def always_zero(facts: ModuleFacts, train: Event, arg: cst.Arg) -> bool:
+    """`initial_epoch=<arg>` is 0 on every path: the literal, or a name bound only to 0 (once,
+    and not to a parameter's default, which says nothing about what a caller passes)."""
+    if literal_value(arg.value) == 0:
+        return True
+    if not isinstance(arg.value, cst.Name):
+        return False
+    args = train.detail.get("args", {})
+    ids = args.get("initial_epoch") or args.get(str(INITIAL_EPOCH_POSITION[train.detail["method"]])) or frozenset()
+    values = constant_ints(train, ids, parameter_default_ids(facts))
+    return bool(values) and set(values) == {0} and not rebound(facts.module, train.call, arg.value.value)

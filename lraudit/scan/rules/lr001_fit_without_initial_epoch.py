@@ -5,29 +5,28 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import ModuleFacts, argument, has_star_args, literal_value
+from lraudit.scan.facts import ModuleFacts, argument, has_star_args, literal_value, source_of
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import describe_restore
-
-# Position of `initial_epoch` in each training method's signature (Keras 2 and 3 agree).
-_INITIAL_EPOCH_POSITION = {"fit": 11, "fit_generator": 13}
+from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, always_zero, describe_restore
 
 
 def check(facts: ModuleFacts) -> Iterator[Hit]:
     for train in facts.of_kind("train"):
         method = train.detail["method"]
         call = train.call
-        if method not in _INITIAL_EPOCH_POSITION or call is None or has_star_args(call):
+        if method not in INITIAL_EPOCH_POSITION or call is None or has_star_args(call):
             continue
-        initial = argument(call, "initial_epoch", _INITIAL_EPOCH_POSITION[method])
-        if initial is not None and literal_value(initial.value) != 0:
+        initial = argument(call, "initial_epoch", INITIAL_EPOCH_POSITION[method])
+        if initial is not None and not always_zero(facts, train, initial):
             continue
         if any(train.objs[i].api == "keras.callbacks.BackupAndRestore" for i in train.detail["callbacks"]):
             continue  # BackupAndRestore sets the initial epoch itself
         restores = [r for m in train.states() for r in facts.resumed(m) if r.detail.get("source") != "backup"]
         if not restores:
             continue
-        given = "passes `initial_epoch=0`" if initial is not None else "passes no `initial_epoch`"
+        given = ("passes no `initial_epoch`" if initial is None else "passes `initial_epoch=0`"
+                 if literal_value(initial.value) == 0 else
+                 f"passes `initial_epoch={source_of(initial.value)}`, which is 0 on every path")
         yield Hit(
             call,
             f"`{method}()` trains a model resumed by {describe_restore(restores[0])} but {given}: "

@@ -7,9 +7,7 @@ from typing import Iterator
 from lraudit.findings import Severity
 from lraudit.scan.facts import Event, ModuleFacts, argument, keyword, literal_value, source_of
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import RESUME_GUARD
-
-_INITIAL_EPOCH_POSITION = {"fit": 11, "fit_generator": 13}
+from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, RESUME_GUARD, always_zero
 
 
 def _path_key(event: Event, expr) -> tuple[str, str | None]:
@@ -46,15 +44,15 @@ def _writers(facts: ModuleFacts) -> list[tuple[tuple[str, str | None], bool]]:
 
 
 def _resumes_at_epoch(facts: ModuleFacts, restore: Event) -> bool:
-    """A later fit() on the restored model passes an initial_epoch that is not literally 0."""
+    """A later fit() on the restored model passes an initial_epoch that is not always 0."""
     for train in facts.after(restore, "train"):
         if not train.targets & restore.targets or train.call is None:
             continue
-        pos = _INITIAL_EPOCH_POSITION.get(train.detail.get("method"))
+        pos = INITIAL_EPOCH_POSITION.get(train.detail.get("method"))
         if pos is None:
             continue
         initial = argument(train.call, "initial_epoch", pos)
-        if initial is not None and literal_value(initial.value) != 0:
+        if initial is not None and not always_zero(facts, train, initial):
             return True
     return False
 
