@@ -261,7 +261,8 @@ def path_text(node: cst.BaseExpression | None, consts: dict[str, str] | None = N
     """The literal tail of a path expression: enough to see its suffix (`.h5`, `.keras`).
 
     Handles strings, f-strings (their trailing literal part), `os.path.join(..., "x.h5")`,
-    `a + "x.h5"`, `Path(...) / "x.h5"` and `"...{}.h5".format(...)`.
+    `a + "x.h5"`, `Path(...) / "x.h5"`, `"...{}.h5".format(...)`, and a file picked from a glob:
+    `max(glob.glob("ckpt/*.h5"), key=...)`, `sorted(Path(d).glob("*.h5"))[-1]`.
     """
     if node is None:
         return None
@@ -286,6 +287,11 @@ def path_text(node: cst.BaseExpression | None, consts: dict[str, str] | None = N
             return path_text(node.func.value, consts)
         if name.endswith(("Path", "str", "fspath")) and len(node.args) == 1:
             return path_text(node.args[0].value, consts)
+        leaf = node.func.attr.value if isinstance(node.func, cst.Attribute) else name
+        if leaf in ("glob", "iglob", "rglob", "max", "min", "sorted") and node.args:
+            return path_text(node.args[0].value, consts)  # the pattern, or the files it matched
+    if isinstance(node, cst.Subscript):  # one of the files a glob matched: `files[-1]`
+        return path_text(node.value, consts)
     if isinstance(node, cst.Name) and consts is not None:
         return consts.get(node.value)
     return None
