@@ -213,3 +213,9 @@ def always_zero(facts: ModuleFacts, train: Event, arg: cst.Arg) -> bool:
     ids = args.get("initial_epoch") or args.get(str(INITIAL_EPOCH_POSITION[train.detail["method"]])) or frozenset()
     values = constant_ints(train, ids, parameter_default_ids(facts))
     return bool(values) and set(values) == {0} and not rebound(facts.module, train.call, arg.value.value)
+
+
+def in_callback(facts: ModuleFacts, event: Event) -> bool:
+    """The event happens in a method of one of the module's own Keras `Callback` subclasses."""
+    bases = facts.class_bases.get(event.scope.split(".")[0], ())
+    return any(b.startswith("keras.callbacks.") for b in bases)

@@ -8,7 +8,7 @@ from lraudit.findings import Severity
 from lraudit.scan.facts import OPTIMIZER, Event, ModuleFacts, keyword, literal_value
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import has_schedule, has_suffix, is_legacy_h5, trained_after
+from lraudit.scan.rules.common import has_schedule, has_suffix, in_callback, is_legacy_h5, trained_after
 
 _RESTARTS = ("so a resumed run starts with a fresh optimizer: the step counter and slot variables "
              "are zero and the learning-rate schedule restarts")
@@ -71,6 +71,12 @@ def _checkpoints(facts: ModuleFacts) -> Iterator[Hit]:
         )
 
 
+def _periodic(facts: ModuleFacts, save: Event) -> bool:
+    """A save that checkpoints a run as it trains (in a loop, or in a callback), as opposed to
+    one file written after training, which is kept for inference as often as for resuming."""
+    return save.loop_depth > 0 or in_callback(facts, save)
+
+
 def _saves(facts: ModuleFacts) -> Iterator[Hit]:
     if not _trains(facts):
         return
@@ -85,7 +91,7 @@ def _saves(facts: ModuleFacts) -> Iterator[Hit]:
             yield Hit(call, "The model is saved with `include_optimizer=False`, "
                             f"{_RESTARTS}. Save with the optimizer (the default) to resume from this file.",
                       severity=_severity(facts, opts))
-        elif source == "save_weights" and is_legacy_h5(save.detail.get("path")):
+        elif source == "save_weights" and is_legacy_h5(save.detail.get("path")) and _periodic(facts, save):
             yield Hit(call, "`save_weights()` to a plain `.h5` file stores layer weights only, never the "
                             f"optimizer, {_RESTARTS}. Save a `.keras` model (or `.weights.h5` in Keras 3) "
                             "to resume from.",
@@ -95,10 +101,16 @@ def _saves(facts: ModuleFacts) -> Iterator[Hit]:
         if create.detail.get("api") != "keras.callbacks.ModelCheckpoint" or call is None:
             continue
         weights_only = keyword(call, "save_weights_only")
+        best_only = keyword(call, "save_best_only")
         text = create.detail.get("path")
         if weights_only is not None and literal_value(weights_only.value) is True and is_legacy_h5(text):
-            opts = [o for e in facts.of_kind("train") if create.targets & e.detail["callbacks"]
-                    for o in _model_optimizers(facts, e.targets)]
+            if best_only is not None and literal_value(best_only.value) is True:
+                continue  # the best epoch's weights, kept to evaluate; resuming from them is LR402's
+            fits = [e for e in facts.of_kind("train") if create.targets & e.detail["callbacks"]]
+            if any(e.objs[i].api == "keras.callbacks.BackupAndRestore" for e in fits for i in e.detail["callbacks"]
+                   if i in e.objs):
+                continue  # the run resumes from its backup, optimizer included
+            opts = [o for e in fits for o in _model_optimizers(facts, e.targets)]
             yield Hit(call, "`ModelCheckpoint(save_weights_only=True)` to a plain `.h5` file stores layer "
                             f"weights only, never the optimizer, {_RESTARTS}. Checkpoint to `.keras` "
                             "(full model) or `.weights.h5` (Keras 3) instead.",

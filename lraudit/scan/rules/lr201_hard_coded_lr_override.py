@@ -7,7 +7,7 @@ from typing import Iterator
 from lraudit.findings import Severity
 from lraudit.scan.facts import ModuleFacts
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import has_schedule, is_constant
+from lraudit.scan.rules.common import has_schedule, in_callback, is_constant
 
 
 def _constant_text(facts: ModuleFacts, event) -> str:
@@ -17,12 +17,10 @@ def _constant_text(facts: ModuleFacts, event) -> str:
 
 def check(facts: ModuleFacts) -> Iterator[Hit]:
     resumes = any(facts.is_resume(e) for e in facts.of_kind("restore"))
-    callback_scopes = {name for name, bases in facts.class_bases.items()
-                       if any(b.startswith("keras.callbacks.") for b in bases)}
     for write in facts.of_kind("lr_write"):
         if not is_constant(write, write.detail["value"]):
             continue
-        if write.scope.split(".")[0] in callback_scopes:
+        if in_callback(facts, write):
             continue  # a callback that sets the rate is a schedule of its own (LR401 territory)
         if write.loop_depth and write.if_depth:
             continue  # a hand-written step schedule inside the training loop, not an override

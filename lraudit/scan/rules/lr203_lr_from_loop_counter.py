@@ -14,6 +14,7 @@ import libcst as cst
 from lraudit.findings import Severity
 from lraudit.scan.facts import OPTIMIZER, Event, ModuleFacts, argument
 from lraudit.scan.rules import Hit, Rule
+from lraudit.scan.rules.common import in_callback
 from lraudit.scan.rules.counters import bindings, counter_source, enclosing
 
 
@@ -59,10 +60,9 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
     if not resumes:
         return
     module_resumes = any(_restores_optimizer(facts, r) for r in resumes)
-    callbacks = {name for name, bases in facts.class_bases.items() if any(b.startswith("keras.callbacks.") for b in bases)}
     cache: dict[int, object] = {}
     for event in facts.of_kind("lr_write", "iterations_write"):
-        if event.scope.split(".")[0] in callbacks:
+        if in_callback(facts, event):
             continue  # a callback's own counters: LR401
         value = _value(event)
         if value is None or not _optimizer_resumed(facts, event, module_resumes):
