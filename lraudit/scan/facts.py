@@ -434,6 +434,16 @@ class _Interpreter:
         return frozenset(seen)
 
     # -- names ---------------------------------------------------------------------------------
+    def resolve_import(self, node: cst.BaseExpression) -> str | None:
+        """The canonical name of an imported name's expression, unless a local variable of
+        that name shadows the import here (`import model` next to `model = load_model(...)`)."""
+        head = node
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        if isinstance(head, cst.Name) and self.lookup(head.value):  # empty: bound to an import itself
+            return None
+        return self.imports.resolve(node)
+
     def lookup(self, name: str) -> frozenset[int] | None:
         if name in self.state.env:
             return self.state.env[name]
@@ -517,7 +527,7 @@ class _Interpreter:
             self.state.env[node.value] = fresh  # unbound (parameter, star import): track from here
             return fresh
         if isinstance(node, cst.Attribute):
-            if self.imports.resolve(node) is not None:
+            if self.resolve_import(node) is not None:
                 return frozenset()
             owners = self.eval(node.value)
             return self.attribute(node, owners)
@@ -627,7 +637,7 @@ class _Interpreter:
         return out
 
     def call(self, call: cst.Call) -> frozenset[int]:
-        canon = self.imports.resolve(call.func)
+        canon = self.resolve_import(call.func)
         if canon is not None:
             return self.api_call(canon, call)
         if isinstance(call.func, cst.Name) and self.lookup(call.func.value) is None:
