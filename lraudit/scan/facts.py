@@ -87,7 +87,7 @@ class Event:
     """Something the script does to training state, in execution order."""
 
     kind: str  # restore | compile | train | save | lr_write | optimizer_assign | step | build | create | status_check
-    #          | iterations_write | mixed_precision | lr_attr (`<x>.lr` read or written)
+    #          | iterations_write | mixed_precision | lr_attr (`<x>.lr` read or written) | freeze (`.trainable = False`)
     node: cst.CSTNode
     index: int
     scope: str
@@ -124,7 +124,7 @@ class ModuleFacts:
     objs: dict[int, Obj]  # final states
     classes: dict[str, cst.ClassDef]
     class_bases: dict[str, tuple[str, ...]]  # local class -> canonical base names
-    freezes_layers: bool = False
+    last_freeze: int = -1  # index of the last `x.trainable = False` event (-1: none)
     source: str = ""
     # id(node) -> (module-level statement index, innermost statement): where positions start
     located: dict[int, tuple[int, cst.CSTNode]] = field(default_factory=dict)
@@ -159,8 +159,10 @@ class ModuleFacts:
         return seen
 
     def is_resume(self, restore: Event) -> bool:
-        """A restore that continues a run, as opposed to loading pre-trained weights."""
-        return not restore.detail.get("fine_tune") and not self.freezes_layers
+        """A restore that continues a run, as opposed to loading pre-trained weights: not
+        fine-tuning by its arguments or path (`_fine_tune`), and no layers frozen after it.
+        (Freezing before the restore is how a fine-tuning run's own checkpoint is resumed.)"""
+        return not restore.detail.get("fine_tune") and self.last_freeze < restore.index
 
     def resumed(self, obj: Obj) -> tuple[Event, ...]:
         return tuple(e for e in obj.restores if self.is_resume(e))
@@ -353,7 +355,6 @@ class _Interpreter:
         self.if_depth = 0
         self.conditional = 0
         self.next_id = 0
-        self.freezes_layers = False
         self.str_consts: dict[str, str] = {}
         # id(node) -> (index of the module-level statement holding it, innermost statement
         # holding it), so positions can be computed for that statement alone (positions.py).
@@ -498,7 +499,7 @@ class _Interpreter:
             self.emit("optimizer_assign", target, owners, value=value, value_node=value_node)
             self.update(owners, optimizers=value)
         if attr == "trainable" and value_node is not None and literal_value(value_node) is False:
-            self.freezes_layers = True
+            self.emit("freeze", target, owners)
         for owner in owners:
             self.state.attrs[(owner, attr)] = value
 
@@ -1146,4 +1147,5 @@ def build_facts(module: cst.Module, source: str = "") -> ModuleFacts:
     interp.run()
     return ModuleFacts(module=module, imports=imports, flavour=imports.flavour(), events=interp.events,
                        objs=interp.state.objs, classes=interp.classes, class_bases=interp.class_bases,
-                       freezes_layers=interp.freezes_layers, source=source, located=interp.located)
+                       last_freeze=max((e.index for e in interp.events if e.kind == "freeze"), default=-1),
+                       source=source, located=interp.located)
