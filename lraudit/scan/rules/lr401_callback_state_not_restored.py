@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import Event, ModuleFacts, argument, literal_value
+from lraudit.scan.facts import Event, ModuleFacts, argument
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import callback_kinds, has_schedule
+from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, always_zero, callback_kinds, has_schedule
 from lraudit.scan.rules.counters import bindings, counters
 
 
@@ -27,17 +27,14 @@ def counting_rate_writer(facts: ModuleFacts, class_name: str) -> str | None:
     return found[0] if found else None
 
 
-_INITIAL_EPOCH_POSITION = {"fit": 11, "fit_generator": 13}
-
-
-def _continues(train: Event) -> bool:
-    """The fit() itself says it continues a run: an `initial_epoch` that is not literally 0."""
+def _continues(facts: ModuleFacts, train: Event) -> bool:
+    """The fit() itself says it continues a run: an `initial_epoch` that is not always 0."""
     call = train.call
-    pos = _INITIAL_EPOCH_POSITION.get(train.detail.get("method"))
+    pos = INITIAL_EPOCH_POSITION.get(train.detail.get("method"))
     if call is None or pos is None:
         return False
     initial = argument(call, "initial_epoch", pos)
-    return initial is not None and literal_value(initial.value) != 0
+    return initial is not None and not always_zero(facts, train, initial)
 
 
 def _resumes(facts: ModuleFacts, train: Event) -> tuple[bool, bool]:
@@ -45,8 +42,12 @@ def _resumes(facts: ModuleFacts, train: Event) -> tuple[bool, bool]:
     counts as a resume only with evidence beyond loading weights (which may be a warm start):
     the fit continues an epoch count, the restore is conditional (the resume branch of an
     existence check or a try), or it is a `tf.train.Checkpoint` restore."""
-    explicit = backup = False
-    continues = _continues(train)
+    explicit = False
+    # BackupAndRestore among this fit's own callbacks restores inside the call (its restore
+    # event comes after the train event, so the model states here do not show it yet).
+    backup = any(train.objs[i].api == "keras.callbacks.BackupAndRestore" for i in train.detail["callbacks"]
+                 if i in train.objs)
+    continues = _continues(facts, train)
     for model in train.states():
         for r in facts.resumed(model):
             if r.detail.get("source") == "backup":
