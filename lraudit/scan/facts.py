@@ -522,7 +522,7 @@ class _Interpreter:
             found = self.lookup(node.value)
             if found is not None:
                 return found
-            if node.value in self.imports.aliases or node.value in ("True", "False", "None"):
+            if self.imports.imported(node.value) or node.value in ("True", "False", "None"):
                 return frozenset()
             fresh = frozenset({self.new()})
             self.state.env[node.value] = fresh  # unbound (parameter, star import): track from here

@@ -113,6 +113,24 @@ def _module_dotted(node: cst.BaseExpression | None) -> str:
     return dotted_name(node) or "" if node is not None else ""
 
 
+# What `from <keras module> import *` brings in, of the names the rules read.  A star import
+# gives no list of names, and lraudit imports no Keras to ask, so an unbound name resolves to a
+# star-imported Keras module only when that module is known to define it.
+_STAR_NAMES: dict[str, frozenset[str]] = {
+    "keras.callbacks": frozenset({
+        "Callback", "ModelCheckpoint", "BackupAndRestore", "LearningRateScheduler", "ReduceLROnPlateau",
+        "EarlyStopping", "TensorBoard", "CSVLogger", "LambdaCallback", "TerminateOnNaN", "History"}),
+    "keras.optimizers": frozenset({
+        "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion",
+        "Optimizer", "schedules", "legacy"}),
+    "keras.optimizers.schedules": frozenset({
+        "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
+        "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts"}),
+    "keras.models": frozenset({"load_model", "save_model", "Model", "Sequential", "model_from_json",
+                               "clone_model"}),
+}
+
+
 @dataclass
 class ImportTable:
     """Local name -> fully qualified dotted name, from every import in the module."""
@@ -120,6 +138,7 @@ class ImportTable:
     aliases: dict[str, str] = field(default_factory=dict)
     roots: set[str] = field(default_factory=set)  # canonical top packages seen: tf_keras, keras, ...
     env_legacy_keras: bool = False
+    stars: list[str] = field(default_factory=list)  # modules imported with `*`, in order
 
     def add_import(self, node: cst.Import) -> None:
         if isinstance(node.names, cst.ImportStar):
@@ -139,6 +158,7 @@ class ImportTable:
         module = _module_dotted(node.module)
         self.roots.add(module)
         if isinstance(node.names, cst.ImportStar):
+            self.stars.append(module)
             return
         for alias in node.names:
             name = _module_dotted(alias.name)
@@ -151,10 +171,21 @@ class ImportTable:
         if dotted is None:
             return None
         head, _, rest = dotted.partition(".")
-        full = self.aliases.get(head)
+        full = self.aliases.get(head) or self.from_star(head)
         if full is None:
             return None
         return canonical(f"{full}.{rest}" if rest else full)
+
+    def from_star(self, name: str) -> str | None:
+        """`module.name` when the last star-imported Keras module defining `name` is `module`
+        (a later star import shadows an earlier one, as in Python)."""
+        for module in reversed(self.stars):
+            if name in _STAR_NAMES.get(canonical(module), ()):
+                return f"{module}.{name}"
+        return None
+
+    def imported(self, name: str) -> bool:
+        return name in self.aliases or self.from_star(name) is not None
 
     @property
     def uses_tensorflow_or_keras(self) -> bool:
