@@ -190,3 +190,27 @@ def test_spelling_edge_cases_pass_the_prefilter(code: str, text: str) -> None:
     assert code in {f.code for f in full}, "the edge case must report for this test to mean anything"
     assert code in needed(text, CODES)
     assert scan_text(text, "edge.py", ALL_RULES) == full
+
+
+def test_the_cache_is_keyed_by_the_analysis_code_not_only_the_version(tmp_path: Path, cli, monkeypatch) -> None:
+    """A development checkout never bumps the version: an edited rule module must not be
+    answered from results its old code made."""
+    from lraudit.scan import cache
+
+    package = tmp_path / "pkg"
+    (package / "rules").mkdir(parents=True)
+    (package / "rules" / "lr999_x.py").write_text("A = 1\n")
+    before = cache.analysis_fingerprint(package)
+    assert cache.analysis_fingerprint(package) == before
+    (package / "rules" / "lr999_x.py").write_text("A = 22\n")
+    assert cache.analysis_fingerprint(package) != before
+
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "train.py").write_text('import keras\nmodel = keras.models.load_model("m.keras")\nmodel.fit(x, epochs=3)\n')
+    monkeypatch.chdir(root)
+    assert cli("scan", ".").exit_code == 1
+    assert len(list((root / ".lraudit_cache").glob("scan-*.json"))) == 1
+    monkeypatch.setattr(cache, "analysis_fingerprint", lambda root=None: "edited-analysis")
+    assert cli("scan", ".").exit_code == 1
+    assert len(list((root / ".lraudit_cache").glob("scan-*.json"))) == 2
