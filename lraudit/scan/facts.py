@@ -457,6 +457,10 @@ class _Interpreter:
         self.located[id(target)] = (self.current_top, self.current_stmt)
         if isinstance(target, cst.Name):
             self.state.env[target.value] = value
+            if not value and isinstance(value_node, (cst.Name, cst.Attribute)):
+                module = self.imports.expand(value_node)  # `keras = tf.keras`: an alias, like an import
+                if module is not None and self.resolve_import(value_node) is not None:
+                    self.imports.aliases[target.value] = module
             text = path_text(value_node, self.str_consts) if value_node is not None else None
             if text is not None:
                 self.str_consts[target.value] = text

@@ -167,6 +167,12 @@ class ImportTable:
 
     def resolve(self, node: cst.BaseExpression) -> str | None:
         """Canonical dotted name of an expression whose head is an imported name."""
+        full = self.expand(node)
+        return canonical(full) if full is not None else None
+
+    def expand(self, node: cst.BaseExpression) -> str | None:
+        """The dotted name an expression stands for, as imported (`tf.keras` ->
+        `tensorflow.keras`), before canonicalisation; None when its head is not imported."""
         dotted = dotted_name(node)
         if dotted is None:
             return None
@@ -174,7 +180,7 @@ class ImportTable:
         full = self.aliases.get(head) or self.from_star(head)
         if full is None:
             return None
-        return canonical(f"{full}.{rest}" if rest else full)
+        return f"{full}.{rest}" if rest else full
 
     def from_star(self, name: str) -> str | None:
         """`module.name` when the last star-imported Keras module defining `name` is `module`
