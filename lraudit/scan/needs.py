@@ -306,7 +306,8 @@ NEEDS: dict[str, Need] = {
         all_of(any_of(all_of("include_optimizer", SAVE),
                       all_of(Call(("save_weights",)), H5),
                       all_of("save_weights_only", "ModelCheckpoint", H5)), any_of(TRAIN, STEP)),
-        all_of(any_of(all_of(LOAD_WEIGHTS, H5), "load_model"), TRAIN)),
+        all_of(any_of(all_of(LOAD_WEIGHTS, H5), "load_model"), TRAIN),
+        all_of(LOAD_WEIGHTS, STEP)),  # a custom loop's own optimizer, outside the weights file
     "LR103": all_of(LOAD_WEIGHTS, TRAIN, COMPILE),
     "LR104": all_of(CHECKPOINT, Call(("restore", "read")), any_of(TRAIN, STEP)),
     "LR201": all_of(LR_WRITE, OPTIMIZER),

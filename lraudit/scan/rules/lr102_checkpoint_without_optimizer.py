@@ -117,13 +117,44 @@ def _saves(facts: ModuleFacts) -> Iterator[Hit]:
                       severity=_severity(facts, opts))
 
 
+def _separate_optimizer(facts: ModuleFacts, restore: Event) -> int | None:
+    """An optimizer a custom loop steps after `load_weights()`, which the weights file cannot
+    hold: made in the script, not the restored model's compiled optimizer, never restored
+    itself, and concerning this restore (visible where it happens, or the model visible where
+    it steps; see `_checkpoints`)."""
+    here: set[int] | None = None
+    for step in facts.after(restore, "step"):
+        for i in step.targets:
+            opt = step.objs.get(i)
+            if opt is None or opt.kind != OPTIMIZER or opt.node is None or not opt.fresh or opt.owner is not None:
+                continue
+            if opt.restores or any(i in step.objs[m].optimizers for m in restore.targets if m in step.objs):
+                continue
+            here = _visible(facts, restore) if here is None else here
+            if i in here or restore.targets & _visible(facts, step):
+                return i
+    return None
+
+
 def _loads(facts: ModuleFacts) -> Iterator[Hit]:
+    reported: set[int] = set()  # separate optimizers already reported (one finding each)
     for restore in facts.of_kind("restore"):
         call = restore.call
         if call is None or not facts.is_resume(restore):
             continue
         trained = trained_after(facts, restore, restore.targets)
         if trained is None:
+            if restore.detail.get("source") != "load_weights" or is_legacy_h5(restore.detail.get("path")):
+                continue
+            stepped = _separate_optimizer(facts, restore)
+            if stepped is not None and stepped not in reported:
+                reported.add(stepped)
+                yield Hit(call, "`load_weights()` restores the model's weights only: the optimizer the custom "
+                                "loop steps with `apply_gradients` is not part of the model, so it is never "
+                                "saved or restored with it: its step counter and slot variables start from "
+                                "zero and its learning-rate schedule restarts. Save and restore it with the "
+                                "model: `tf.train.Checkpoint(model=model, optimizer=optimizer)`.",
+                          severity=_severity(facts, [stepped]))
             continue
         path = restore.detail.get("path")
         opts = _model_optimizers(facts, restore.targets)
