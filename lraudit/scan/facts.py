@@ -1142,11 +1142,13 @@ class _Interpreter:
 
 
 _LEGACY_ENV = re.compile(r"TF_USE_LEGACY_KERAS['\"]\s*\]?\s*[,=:]\s*['\"]?(1|true|True)")
+# Arguments only Keras 2 accepts (Keras 3 raises TypeError on them): the code runs on Keras 2.
+_KERAS2_ONLY_ARGS = re.compile(r"\bsave_before_preemption\s*=")
 
 
 def build_facts(module: cst.Module, source: str = "") -> ModuleFacts:
     imports = ImportTable()
-    imports.env_legacy_keras = bool(_LEGACY_ENV.search(source))
+    imports.env_legacy_keras = bool(_LEGACY_ENV.search(source) or _KERAS2_ONLY_ARGS.search(source))
     interp = _Interpreter(module, imports)
     interp.run()
     return ModuleFacts(module=module, imports=imports, flavour=imports.flavour(), events=interp.events,

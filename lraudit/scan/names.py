@@ -137,7 +137,7 @@ class ImportTable:
 
     aliases: dict[str, str] = field(default_factory=dict)
     roots: set[str] = field(default_factory=set)  # canonical top packages seen: tf_keras, keras, ...
-    env_legacy_keras: bool = False
+    env_legacy_keras: bool = False  # TF_USE_LEGACY_KERAS=1 in the source, or an argument only Keras 2 takes
     stars: list[str] = field(default_factory=list)  # modules imported with `*`, in order
 
     def add_import(self, node: cst.Import) -> None:
@@ -202,7 +202,10 @@ class ImportTable:
         tops = {r.split(".")[0] for r in self.roots}
         if "tf_keras" in tops or self.env_legacy_keras:
             return Flavour.KERAS2
-        if any(r.startswith(("tensorflow.keras.optimizers.legacy", "keras.optimizers.legacy")) for r in self.roots):
+        # `optimizers.legacy` is Keras 2's; `optimizers.experimental` existed only up to TF 2.15.
+        if any(r.startswith(("tensorflow.keras.optimizers.legacy", "keras.optimizers.legacy",
+                             "tensorflow.keras.optimizers.experimental", "keras.optimizers.experimental"))
+               for r in self.roots | set(self.aliases.values())):
             return Flavour.KERAS2
         # Standalone `keras` was Keras 2 until 2.15, so `import keras` alone proves nothing;
         # APIs that exist only in Keras 3 do.

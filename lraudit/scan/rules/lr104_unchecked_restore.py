@@ -147,6 +147,8 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         methods = checks.get(restore.index, set())
         if any(m in _ASSERTS for m in methods):
             continue
+        if not any(True for _ in facts.after(restore, "train", "step")):
+            continue  # nothing trains after it: a restore to evaluate or predict
         use = uses.get(id(restore.call))
         if use is None or use.escapes:
             continue  # returned or handed on: checked elsewhere, perhaps
