@@ -42,6 +42,8 @@ def has_suffix(path: str | None) -> bool:
     """True when the path visibly names a file with an extension."""
     if not path:
         return False
+    if path.lower().endswith(KERAS3_SUFFIXES + WEIGHTS_ONLY_H5):
+        return True  # also when only the extension is literal: `name + ".keras"`
     tail = path.replace("\\", "/").rsplit("/", 1)[-1]
     return "." in tail.strip(".{}")
 

@@ -80,6 +80,10 @@ def _periodic(facts: ModuleFacts, save: Event) -> bool:
 def _saves(facts: ModuleFacts) -> Iterator[Hit]:
     if not _trains(facts):
         return
+    # `save_weights()` to a plain `.h5` is a resume checkpoint only in a script that resumes:
+    # otherwise it is as likely an export, the best epoch kept for evaluation, or weights for
+    # another program.  (A periodic weights-only ModelCheckpoint is the resume checkpoint.)
+    resumes = any(facts.is_resume(r) for r in facts.of_kind("restore"))
     for save in facts.of_kind("save"):
         call = save.call
         if call is None:
@@ -91,7 +95,8 @@ def _saves(facts: ModuleFacts) -> Iterator[Hit]:
             yield Hit(call, "The model is saved with `include_optimizer=False`, "
                             f"{_RESTARTS}. Save with the optimizer (the default) to resume from this file.",
                       severity=_severity(facts, opts))
-        elif source == "save_weights" and is_legacy_h5(save.detail.get("path")) and _periodic(facts, save):
+        elif (source == "save_weights" and is_legacy_h5(save.detail.get("path")) and _periodic(facts, save)
+              and resumes):
             yield Hit(call, "`save_weights()` to a plain `.h5` file stores layer weights only, never the "
                             f"optimizer, {_RESTARTS}. Save a `.keras` model (or `.weights.h5` in Keras 3) "
                             "to resume from.",
