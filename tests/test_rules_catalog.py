@@ -84,3 +84,15 @@ def test_every_message_says_what_happens_to_the_rate_and_what_to_do() -> None:
             assert any(w in message for w in ("use ", "pass ", "keep ", "call ", "return ", "derive ", "decorate ",
                                               "resume ", "assert", "check ", "add ", "put ", "persist ",
                                               "spell ", "build ", "instead", "save ", "set ")), (name, finding.code, finding.message)
+
+
+def test_lr101_says_what_compile_false_really_does() -> None:
+    """`load_model(..., compile=False)` restores no optimizer at all: the message must not claim
+    that `compile()` discards a restored one, and must read as one sentence."""
+    code = ("import keras\n\nmodel = keras.models.load_model('ckpt/last.keras', compile=False)\n"
+            "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss='mse')\n"
+            "model.fit(x, y, epochs=20, initial_epoch=10)\n")
+    (finding,) = [f for f in scan_text(code, "resume.py", ALL_RULES) if f.code == "LR101"]
+    assert finding.message.startswith("`load_model(..., compile=False)` leaves the saved optimizer in the file")
+    assert "discards the restored optimizer" not in finding.message
+    assert finding.message.count(" after ") == 0

@@ -73,15 +73,17 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
             if verdicts <= {False}:
                 continue
             certain = True in verdicts
-            what = ("`compile()` after `load_model(..., compile=False)` creates a fresh optimizer"
-                    if model.compile_false and event.kind == "compile"
-                    else "`compile()` with a new optimizer" if event.kind == "compile"
-                    else "assigning a new `.optimizer`")
+            if model.compile_false and event.kind == "compile":
+                what = ("`load_model(..., compile=False)` leaves the saved optimizer in the file and "
+                        "`compile()` creates a fresh one")
+            else:
+                what = ("`compile()` with a new optimizer" if event.kind == "compile"
+                        else "assigning a new `.optimizer`")
+                what += f" after {describe_restore(resumes[0])} discards the restored optimizer"
             yield Hit(
                 event.node,
-                f"{what} after {describe_restore(resumes[0])} discards the restored optimizer: its step "
-                "counter and slot variables start from zero, so the learning-rate schedule restarts "
-                f"(warmup runs again, a decayed rate jumps back up). {_ADVICE}",
+                f"{what}: its step counter and slot variables start from zero, so the learning-rate "
+                f"schedule restarts (warmup runs again, a decayed rate jumps back up). {_ADVICE}",
                 severity=None if certain else Severity.WARNING,
             )
             break
