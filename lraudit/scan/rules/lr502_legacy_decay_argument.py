@@ -36,13 +36,17 @@ def _severity(facts: ModuleFacts, obj: Obj) -> tuple[Severity | None, str]:
     tied = ("`decay=` divides the learning rate by `1 + decay * optimizer.iterations`: it follows the "
             "optimizer's step counter, not the epoch, so a resume that loses the optimizer state jumps "
             "back to the initial rate")
-    if is_legacy(obj.api) or facts.flavour is Flavour.KERAS2:
-        # Keras 2 honours it; only a resume that also loses the optimizer (LR101/LR102) hurts.
+    refused = "Keras 2.11-2.15's new optimizers refuse it with a ValueError"
+    if is_legacy(obj.api):
+        # the legacy classes honour it; only a resume that also loses the optimizer (LR101/LR102) hurts
         return (Severity.INFO, tied + ", and Keras 3 ignores the argument") if _resumes(facts) else (None, "")
+    if facts.flavour is Flavour.KERAS2:
+        return ((Severity.INFO, f"{tied} (Keras 2 before 2.11; {refused}), and Keras 3 ignores the argument")
+                if _resumes(facts) else (None, ""))
     if facts.flavour is Flavour.KERAS3:
         return Severity.WARNING, ignored
     if _resumes(facts):
-        return Severity.WARNING, f"{ignored}; on Keras 2, {tied}"
+        return Severity.WARNING, f"{ignored}; on Keras 2, {tied} ({refused})"
     return Severity.INFO, ignored_if
 
 
