@@ -96,3 +96,12 @@ def test_lr101_says_what_compile_false_really_does() -> None:
     assert finding.message.startswith("`load_model(..., compile=False)` leaves the saved optimizer in the file")
     assert "discards the restored optimizer" not in finding.message
     assert finding.message.count(" after ") == 0
+
+
+def test_lr503_does_not_claim_a_rate_change_when_lr_is_the_default() -> None:
+    code = ("import tensorflow as tf\n\nsame = tf.keras.optimizers.SGD(lr=0.01, momentum=0.9)\n"
+            "other = tf.keras.optimizers.Adam(lr=3e-4)\n")
+    same, other = sorted((f for f in scan_text(code, "opt.py", ALL_RULES) if f.code == "LR503"), key=lambda f: f.line)
+    assert str(same.severity) == "info" and "happens to be `SGD`'s default" in same.message
+    assert "not the one written here" not in same.message
+    assert str(other.severity) == "warning" and "trains at its default learning rate (0.001)" in other.message

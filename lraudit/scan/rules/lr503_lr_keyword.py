@@ -13,7 +13,7 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import ModuleFacts, keyword
+from lraudit.scan.facts import ModuleFacts, keyword, literal_value
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
 from lraudit.scan.rules.migration import is_legacy, optimizer_constructions
@@ -40,9 +40,18 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         else:
             certain = _uses_tf_keras(facts)
             severity = None if certain else Severity.WARNING
-            effect = (f"{'tf_keras' if certain else 'Keras 2 from TF 2.11 on'} drops `lr=` with only a log "
-                      f"warning: `{name}` trains at its default learning rate ({default}), not the one written "
-                      "here (and Keras 3 rejects the argument)")
+            who = "tf_keras" if certain else "Keras 2 from TF 2.11 on"
+            value = literal_value(arg.value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and default != "its default" \
+                    and float(value) == float(default):
+                severity = Severity.INFO  # the dropped value is the default: nothing changes today
+                effect = (f"{who} drops `lr=` with only a log warning; {value} happens to be `{name}`'s "
+                          "default, so the learning rate is right today, but a change of this value would be ignored "
+                          "(and Keras 3 rejects the argument)")
+            else:
+                effect = (f"{who} drops `lr=` with only a log warning: `{name}` trains at its default "
+                          f"learning rate ({default}), not the one written here (and Keras 3 rejects the "
+                          "argument)")
         yield Hit(
             arg,
             f"{effect}. Spell it `learning_rate=` (valid on every Keras version).",
