@@ -259,12 +259,16 @@ class _NotALiteral:
 NotALiteral = _NotALiteral()
 
 
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\d+|\*)?(?:\.\d+)?[diouxXeEfFgGcrsa]")
+
+
 def path_text(node: cst.BaseExpression | None, consts: dict[str, str] | None = None) -> str | None:
     """The literal tail of a path expression: enough to see its suffix (`.h5`, `.keras`).
 
     Handles strings, f-strings (their trailing literal part), `os.path.join(..., "x.h5")`,
-    `a + "x.h5"`, `Path(...) / "x.h5"`, `"...{}.h5".format(...)`, and a file picked from a glob:
-    `max(glob.glob("ckpt/*.h5"), key=...)`, `sorted(Path(d).glob("*.h5"))[-1]`.
+    `a + "x.h5"`, `Path(...) / "x.h5"`, `"...{}.h5".format(...)`, `"...%d.h5" % n` (its fields
+    become "{}"), and a file picked from a glob: `max(glob.glob("ckpt/*.h5"), key=...)`,
+    `sorted(Path(d).glob("*.h5"))[-1]`.
     """
     if node is None:
         return None
@@ -281,6 +285,9 @@ def path_text(node: cst.BaseExpression | None, consts: dict[str, str] | None = N
         return tail
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Add, cst.Divide)):
         return path_text(node.right, consts)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Modulo):
+        template = path_text(node.left, consts)  # `"w/epoch%03d.h5" % epoch`: a template, like "{}"
+        return _PERCENT_FIELD.sub("{}", template) if template is not None else None
     if isinstance(node, cst.Call):
         name = dotted_name(node.func) or ""
         if name.endswith(("path.join", ".joinpath")) and node.args:
