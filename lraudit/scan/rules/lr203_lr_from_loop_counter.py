@@ -50,8 +50,9 @@ def _optimizer_resumed(facts: ModuleFacts, event: Event, module_resumes: bool) -
             continue
         if any(r.detail.get("source") != "backup" for r in facts.resumed(opt)):
             return True
-        if opt.api or opt.restores:
-            known = True
+        owner = event.objs.get(opt.owner) if opt.owner is not None else None
+        if opt.api or opt.restores or (owner is not None and owner.node is not None):
+            known = True  # constructed here, or `<model>.optimizer` of a model made on this path
     return not known and module_resumes
 
 
