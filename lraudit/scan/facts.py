@@ -17,7 +17,7 @@ import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Iterator
+from typing import Any, Iterator
 
 import libcst as cst
 
@@ -128,6 +128,7 @@ class ModuleFacts:
     source: str = ""
     # id(node) -> (module-level statement index, innermost statement): where positions start
     located: dict[int, tuple[int, cst.CSTNode]] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)  # rules' per-module derived data
 
     def of_kind(self, *kinds: str) -> Iterator[Event]:
         return (e for e in self.events if e.kind in kinds)

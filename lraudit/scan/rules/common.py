@@ -120,9 +120,13 @@ def constant_ints(event: Event, ids: frozenset[int], parameter_defaults: set[int
 
 def parameter_default_ids(facts: ModuleFacts) -> set[int]:
     """id() of every literal that is a function parameter's default value (and its parts).
-    (A walk over node fields: a libcst visit would rebuild the whole module.)"""
-    return {id(sub) for node in descendants(facts.module) if isinstance(node, cst.Param) and node.default is not None
+    (A walk over node fields, once per module: a libcst visit would rebuild the whole module.)"""
+    found = facts.memo.get("parameter_defaults")
+    if found is None:
+        found = facts.memo["parameter_defaults"] = {
+            id(sub) for node in descendants(facts.module) if isinstance(node, cst.Param) and node.default is not None
             for sub in descendants(node.default)}
+    return found
 
 
 def _walk(node):
@@ -204,6 +208,12 @@ RESUME_GUARD = ("`lraudit.keras.ResumeGuard()` in the callbacks stops such a run
 INITIAL_EPOCH_POSITION = {"fit": 11, "fit_generator": 13}
 
 
+def initial_epoch_ids(train: Event) -> frozenset[int]:
+    """The objects a training call's `initial_epoch` argument evaluated to."""
+    args = train.detail.get("args", {})
+    return args.get("initial_epoch") or args.get(str(INITIAL_EPOCH_POSITION[train.detail["method"]])) or frozenset()
+
+
 def always_zero(facts: ModuleFacts, train: Event, arg: cst.Arg) -> bool:
     """`initial_epoch=<arg>` is 0 on every path: the literal, or a name bound only to 0 (once,
     and not to a parameter's default, which says nothing about what a caller passes)."""
@@ -211,9 +221,7 @@ def always_zero(facts: ModuleFacts, train: Event, arg: cst.Arg) -> bool:
         return True
     if not isinstance(arg.value, cst.Name):
         return False
-    args = train.detail.get("args", {})
-    ids = args.get("initial_epoch") or args.get(str(INITIAL_EPOCH_POSITION[train.detail["method"]])) or frozenset()
-    values = constant_ints(train, ids, parameter_default_ids(facts))
+    values = constant_ints(train, initial_epoch_ids(train), parameter_default_ids(facts))
     return bool(values) and set(values) == {0} and not rebound(facts.module, train.call, arg.value.value)
 
 

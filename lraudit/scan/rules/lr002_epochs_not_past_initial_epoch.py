@@ -36,7 +36,6 @@ def remaining_count(train, epochs: cst.BaseExpression, initial: cst.BaseExpressi
 
 
 def check(facts: ModuleFacts) -> Iterator[Hit]:
-    defaults: set[int] | None = None
     for train in facts.of_kind("train"):
         method, call = train.detail.get("method"), train.call
         if method not in POSITIONS or call is None or has_star_args(call):
@@ -46,8 +45,7 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         initial_arg = argument(call, "initial_epoch", initial_pos)
         if epochs_arg is None or initial_arg is None:
             continue
-        if defaults is None:
-            defaults = parameter_default_ids(facts)
+        defaults = parameter_default_ids(facts)
         starts = constant_ints(train, _ids(train, "initial_epoch", initial_pos), defaults)
         ends = constant_ints(train, _ids(train, "epochs", epochs_pos), defaults)
         changing = any(isinstance(a.value, cst.Name) and rebound(facts.module, call, a.value.value)

@@ -16,9 +16,8 @@ import libcst as cst
 from lraudit.findings import Severity
 from lraudit.scan.facts import CONST, Event, ModuleFacts, argument, has_star_args, keyword, literal_value, source_of
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import RESUME_GUARD, bound_nodes
+from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, RESUME_GUARD, bound_nodes
 
-_INITIAL_EPOCH_POSITION = {"fit": 11, "fit_generator": 13}
 _TRAIN_METHODS = ("fit", "fit_generator")
 # The last entry of a CSV log's `epoch` column, as pandas spells it.
 _CSV_LAST_EPOCH = re.compile(
@@ -158,9 +157,9 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
     epoch_names: bool | None = None
     for train in facts.of_kind("train"):
         method, call = train.detail.get("method"), train.call
-        if method not in _INITIAL_EPOCH_POSITION or call is None or has_star_args(call):
+        if method not in INITIAL_EPOCH_POSITION or call is None or has_star_args(call):
             continue
-        initial = argument(call, "initial_epoch", _INITIAL_EPOCH_POSITION[method])
+        initial = argument(call, "initial_epoch", INITIAL_EPOCH_POSITION[method])
         if initial is None:
             continue
         for node in bound_nodes(train, initial.value):

@@ -16,10 +16,9 @@ import libcst as cst
 from lraudit.findings import Severity
 from lraudit.scan.facts import Event, ModuleFacts, argument, has_star_args
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import callback_kinds, constant_ints, parameter_default_ids
+from lraudit.scan.rules.common import (INITIAL_EPOCH_POSITION, callback_kinds, constant_ints, initial_epoch_ids,
+                                       parameter_default_ids)
 from lraudit.scan.rules.counters import rebound
-
-_INITIAL_EPOCH_POSITION = {"fit": 11, "fit_generator": 13}
 
 
 def epoch_lr_callbacks(facts: ModuleFacts, train: Event) -> list[str]:
@@ -103,18 +102,13 @@ def _fresh_each_iteration(facts: ModuleFacts, train: Event) -> bool:
 
 
 def check(facts: ModuleFacts) -> Iterator[Hit]:
-    defaults: set[int] | None = None
     for train in facts.of_kind("train"):
         method, call = train.detail.get("method"), train.call
-        if not train.loop_start or method not in _INITIAL_EPOCH_POSITION or call is None or has_star_args(call):
+        if not train.loop_start or method not in INITIAL_EPOCH_POSITION or call is None or has_star_args(call):
             continue
-        initial = argument(call, "initial_epoch", _INITIAL_EPOCH_POSITION[method])
+        initial = argument(call, "initial_epoch", INITIAL_EPOCH_POSITION[method])
         if initial is not None:
-            if defaults is None:
-                defaults = parameter_default_ids(facts)
-            args = train.detail.get("args", {})
-            ids = args.get("initial_epoch") or args.get(str(_INITIAL_EPOCH_POSITION[method])) or frozenset()
-            if constant_ints(train, ids, defaults) is None:
+            if constant_ints(train, initial_epoch_ids(train), parameter_default_ids(facts)) is None:
                 continue  # computed: assume it advances with the loop
             if isinstance(initial.value, cst.Name) and rebound(facts.module, call, initial.value.value):
                 continue  # `done = 0 ... done += n`: advances, later in the loop body

@@ -28,17 +28,28 @@ def _trains(facts: ModuleFacts) -> bool:
 
 
 def _visible(facts: ModuleFacts, event: Event) -> set[int]:
-    """Every object the names visible at `event` are bound to, and what those hold."""
-    return facts.reachable(frozenset().union(*event.env.values())) if event.env else set()
+    """Every object the names visible at `event` are bound to, and what those hold (once per
+    event: the same steps are asked about for every checkpoint and restore)."""
+    views = facts.memo.setdefault("visible", {})
+    found = views.get(event.index)
+    if found is None:
+        found = views[event.index] = facts.reachable(frozenset().union(*event.env.values())) if event.env else set()
+    return found
+
+
+def _concerns(facts: ModuleFacts, opt: int, step: Event, event: Event) -> bool:
+    """Optimizer `opt`, stepped at `step`, concerns `event` (a checkpoint made, a restore) when
+    one could see the other: the optimizer, or the model it was read from (`model.optimizer`),
+    is visible at `event`, or what `event` acts on is visible where the optimizer steps."""
+    here = _visible(facts, event)
+    return opt in here or facts.objs[opt].owner in here or bool(event.targets & _visible(facts, step))
 
 
 def _checkpoints(facts: ModuleFacts) -> Iterator[Hit]:
     """`tf.train.Checkpoint(...)` that leaves out the optimizer the custom loop steps.
 
-    A stepped optimizer concerns a checkpoint when one could see the other: the optimizer (or
-    the model it was read from, `model.optimizer`) is visible where the checkpoint is made, or
-    the checkpoint is visible where the optimizer steps.  A test module's methods, each with
-    its own model and optimizer, say nothing about each other's checkpoints."""
+    Only optimizers that concern the checkpoint count (`_concerns`): a test module's methods,
+    each with its own model and optimizer, say nothing about each other's checkpoints."""
     steps: list[tuple[int, Event]] = []
     for step in facts.of_kind("step"):
         for i in step.targets:
@@ -53,9 +64,7 @@ def _checkpoints(facts: ModuleFacts) -> Iterator[Hit]:
             continue
         if any(a.star for a in create.call.args):
             continue
-        here = _visible(facts, create)
-        stepped = {i for i, step in steps
-                   if i in here or facts.objs[i].owner in here or create.targets & _visible(facts, step)}
+        stepped = {i for i, step in steps if _concerns(facts, i, step, create)}
         if not stepped:
             continue
         members = frozenset().union(*create.detail["args"].values()) if create.detail["args"] else frozenset()
@@ -125,9 +134,7 @@ def _saves(facts: ModuleFacts) -> Iterator[Hit]:
 def _separate_optimizer(facts: ModuleFacts, restore: Event) -> int | None:
     """An optimizer a custom loop steps after `load_weights()`, which the weights file cannot
     hold: made in the script, not the restored model's compiled optimizer, never restored
-    itself, and concerning this restore (visible where it happens, or the model visible where
-    it steps; see `_checkpoints`)."""
-    here: set[int] | None = None
+    itself, and concerning this restore (`_concerns`)."""
     for step in facts.after(restore, "step"):
         for i in step.targets:
             opt = step.objs.get(i)
@@ -135,8 +142,7 @@ def _separate_optimizer(facts: ModuleFacts, restore: Event) -> int | None:
                 continue
             if opt.restores or any(i in step.objs[m].optimizers for m in restore.targets if m in step.objs):
                 continue
-            here = _visible(facts, restore) if here is None else here
-            if i in here or restore.targets & _visible(facts, step):
+            if _concerns(facts, i, step, restore):
                 return i
     return None
 
