@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, ROOT
+from mutations import byte_mutation
 from lraudit.scan.fix import _parses, fix_text
 from lraudit.scan.rules import ALL_RULES
 from lraudit.scan.runner import InputError, decode, scan_text
@@ -65,17 +66,7 @@ def mutated_source(draw) -> bytes:
             data = bytearray(b"".join(lines))
             continue
         pos = draw(st.integers(0, max(0, len(data) - 1)))
-        if op == "flip" and data:
-            data[pos] ^= 1 << draw(st.integers(0, 7))
-        elif op == "truncate":
-            del data[pos:]
-        elif op == "splice":
-            other = draw(st.sampled_from(SEED_BYTES))
-            start = draw(st.integers(0, max(0, len(other) - 1)))
-            data[pos:pos + draw(st.integers(0, 200))] = other[start:start + draw(st.integers(1, 400))]
-        elif op == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=12))
-        else:
+        if not byte_mutation(draw, data, op, pos, SEED_BYTES, splice=(200, 400), insert_max=12):
             data[pos:pos] = draw(st.sampled_from(TOKENS))
     return bytes(data)
 

@@ -32,6 +32,7 @@ from lraudit.verify import render, schedules
 from lraudit.verify.analyze import Options
 from lraudit.verify.engine import verify
 from lraudit.verify.spec import SpecError, parse_schedule
+from mutations import byte_mutation
 from verify_helpers import ROOT
 
 LONG_RUN = "LRAUDIT_FUZZ_EXAMPLES" in os.environ
@@ -78,20 +79,12 @@ def mutate(draw, data: bytes, others: list[bytes]) -> bytes:
     for _ in range(draw(st.integers(1, 4))):
         op = draw(st.sampled_from(["flip", "flip", "integer", "truncate", "splice", "insert", "delete"]))
         pos = draw(st.integers(0, max(0, len(buf) - 1)))
-        if op == "flip" and buf:
-            buf[pos] ^= 1 << draw(st.integers(0, 7))
-        elif op == "integer":
+        if byte_mutation(draw, buf, op, pos, others, splice=(64, 256), insert_max=16):
+            continue
+        if op == "integer":
             width = draw(st.sampled_from([1, 2, 4, 8]))
             value = draw(st.sampled_from(BOUNDARY_INTS)) & (2 ** (8 * width) - 1)
             buf[pos:pos + width] = value.to_bytes(width, "little")
-        elif op == "truncate":
-            del buf[pos:]
-        elif op == "splice":
-            other = draw(st.sampled_from(others))
-            start = draw(st.integers(0, max(0, len(other) - 1)))
-            buf[pos:pos + draw(st.integers(0, 64))] = other[start:start + draw(st.integers(1, 256))]
-        elif op == "insert":
-            buf[pos:pos] = draw(st.binary(min_size=1, max_size=16))
         else:
             del buf[pos:pos + draw(st.integers(1, 64))]
     return bytes(buf)

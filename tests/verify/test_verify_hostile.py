@@ -196,15 +196,19 @@ H5_DAMAGE = {
 }
 
 
+def _damaged_is_lrv008(run: Path, name: str, edit, reason: str) -> dict:
+    """Apply `edit` to the checkpoint `name` of `run`: it alone is LRV008, for `reason`."""
+    _edit_h5(run / name, edit)
+    code, report = verify_json(run)
+    bad = lrv008(report)
+    assert code == 1 and list(bad) == [name] and reason in bad[name]
+    return report
+
+
 @pytest.mark.parametrize("damage", sorted(H5_DAMAGE))
 def test_weights_h5_with_groups_missing_or_of_the_wrong_kind(runs_dir, manifests, tmp_path, damage):
     run = copy_run(runs_dir, manifests, "k3_weights_resume_ok", tmp_path / "run")
-    edit, reason = H5_DAMAGE[damage]
-    _edit_h5(run / "ep03.weights.h5", edit)
-    code, report = verify_json(run)
-    bad = lrv008(report)
-    assert code == 1 and list(bad) == ["ep03.weights.h5"]
-    assert reason in bad["ep03.weights.h5"]
+    report = _damaged_is_lrv008(run, "ep03.weights.h5", *H5_DAMAGE[damage])
     assert rows(report)["ep04.weights.h5"]["status"] == "ok"
 
 
@@ -229,11 +233,7 @@ LEGACY_DAMAGE = {
 @pytest.mark.parametrize("damage", sorted(LEGACY_DAMAGE))
 def test_legacy_h5_with_attributes_or_groups_of_the_wrong_kind(runs_dir, manifests, tmp_path, damage):
     run = copy_run(runs_dir, manifests, "k3_h5_resume_ok", tmp_path / "run")
-    edit, reason = LEGACY_DAMAGE[damage]
-    _edit_h5(run / "ep03.h5", edit)
-    code, report = verify_json(run)
-    bad = lrv008(report)
-    assert code == 1 and list(bad) == ["ep03.h5"] and reason in bad["ep03.h5"]
+    _damaged_is_lrv008(run, "ep03.h5", *LEGACY_DAMAGE[damage])
 
 
 def _global_heap(data: bytes) -> int:
