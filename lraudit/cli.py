@@ -5,13 +5,14 @@ Importing this module must stay cheap: no TensorFlow, Keras, h5py or numpy (a te
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
-from lraudit import __version__
+from lraudit import WORKER_MARKER, __version__
 from lraudit.config import ConfigError, load_config
 from lraudit.findings import Severity, exit_code
 from lraudit.report import FAIL_ON, FORMATS
@@ -28,7 +29,19 @@ def error_line(path: str, reason: str) -> None:
     click.echo(f"lraudit: error: {path}: {reason}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Lraudit(click.Group):
+    """The command group; refuses to start inside a replay worker, so a checkpoint folder can
+    never make replay start lraudit (and its workers) again, however it got code to run."""
+
+    def main(self, *args, **kwargs):  # type: ignore[override]
+        if os.environ.get(WORKER_MARKER):
+            click.echo(f"lraudit: error: refusing to start inside a replay worker "
+                       f"({WORKER_MARKER} is set)", err=True)
+            sys.exit(2)
+        return super().main(*args, **kwargs)
+
+
+@click.group(cls=_Lraudit, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lraudit")
 def main() -> None:
     """Find the ways a resumed TensorFlow/Keras training run gets the wrong learning rate."""

@@ -57,6 +57,11 @@ def _fail(target: str, reason: str) -> None:
               help="For formats without an architecture (.weights.h5, TF checkpoints, backups): "
                    "a function returning the compiled model your resume builds (or model, "
                    "optimizer); it may take the checkpoint path. MODULE may be a .py file.")
+@click.option("--package-root", "package_roots", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False),
+              help="A folder replay may import the modules named by --custom-objects and "
+                   "--model-factory from. Replay never imports from the working directory, the "
+                   "checkpoint folder or PYTHONPATH. Repeatable.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
               show_default=True, help="Where replay runs; auto: the GPU when TensorFlow sees one.")
 @click.option("--strategy", type=click.Choice(["none", "mirrored"]), default="none",
@@ -73,8 +78,8 @@ def _fail(target: str, reason: str) -> None:
 def verify_command(target: str, output_format: str, schedule_spec: str | None,
                    steps_per_epoch: int | None, custom_objects: tuple[str, ...], rtol: float,
                    fail_on: str, output_file: str | None, replay: int | None, replay_all: bool,
-                   unsafe: bool, model_factory: str | None, device: str, strategy: str,
-                   plot_file: str | None, jobs: int | None) -> None:
+                   unsafe: bool, model_factory: str | None, package_roots: tuple[str, ...],
+                   device: str, strategy: str, plot_file: str | None, jobs: int | None) -> None:
     """Check the learning-rate state of the checkpoints under TARGET.
 
     TARGET is a checkpoint directory (searched recursively) or one checkpoint file, local or a
@@ -146,8 +151,8 @@ def verify_command(target: str, output_format: str, schedule_spec: str | None,
     if replay > 0:
         try:
             replay_failed = _replay(result, replay, replay_all, unsafe, custom_objects,
-                                    model_factory, device, strategy, rtol, schedule,
-                                    output_format) and explicit_replay
+                                    model_factory, package_roots, device, strategy, rtol,
+                                    schedule, output_format) and explicit_replay
         except Exception as exc:  # noqa: BLE001 - DESIGN.md: internal errors exit 2, no traceback
             if os.environ.get("LRAUDIT_DEBUG"):
                 raise
@@ -210,8 +215,8 @@ def _reading_progress():
 
 
 def _replay(result, steps: int, replay_all: bool, unsafe: bool, custom_objects: tuple[str, ...],
-            model_factory: str | None, device: str, strategy: str, rtol: float,
-            schedule: dict | None, output_format: str) -> bool:
+            model_factory: str | None, package_roots: tuple[str, ...], device: str,
+            strategy: str, rtol: float, schedule: dict | None, output_format: str) -> bool:
     """Run the replay engine on `result`; True when a checkpoint could not be replayed."""
     from lraudit.verify.replay import Settings, run_replay  # noqa: PLC0415
 
@@ -223,7 +228,7 @@ def _replay(result, steps: int, replay_all: bool, unsafe: bool, custom_objects: 
 
     settings = Settings(device=device, strategy=None if strategy == "none" else strategy,
                         unsafe=unsafe, custom_objects=list(custom_objects),
-                        model_factory=model_factory)
+                        model_factory=model_factory, package_roots=list(package_roots))
     report = run_replay(result, steps, settings, replay_all=replay_all, rtol=rtol,
                         schedule_override=schedule, progress=progress)
     for notice in report.notices:

@@ -106,12 +106,17 @@ def iam_setup(moto_endpoint, runs_dir):
     for user in ("nobody", "partial"):
         iam.create_user(UserName=user)
         keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
+    # AWS authorises ListObjectsV2/HeadBucket as s3:ListBucket and HeadObject as s3:GetObject;
+    # moto 5.2.6 checks the operation's own name instead (s3:ListObjectsV2, s3:HeadObject).
+    # The policy names both, so it means the same on AWS and on every moto 5.
+    listing = ["s3:ListBucket", "s3:ListObjectsV2", "s3:HeadBucket", "s3:GetBucketLocation"]
+    reading = ["s3:GetObject", "s3:HeadObject"]
     iam.put_user_policy(UserName="partial", PolicyName="read-some", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
-            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
-            {"Effect": "Deny", "Action": "s3:GetObject",
+            {"Effect": "Allow", "Action": listing, "Resource": f"arn:aws:s3:::{bucket}"},
+            {"Effect": "Allow", "Action": reading, "Resource": f"arn:aws:s3:::{bucket}/*"},
+            {"Effect": "Deny", "Action": reading,
              "Resource": f"arn:aws:s3:::{bucket}/run/ep02.keras"},
         ]}))
     return bucket, {user: s3_env(moto_endpoint, key["AccessKeyId"], key["SecretAccessKey"])

@@ -5,6 +5,15 @@ flavour at import (TF_USE_LEGACY_KERAS, CUDA_VISIBLE_DEVICES, logical CPU device
 MirroredStrategy), and because the lraudit process itself stays free of TensorFlow.  It runs in
 a private temporary working directory, so nothing Keras might write lands next to the user's
 checkpoints; the directory is removed afterwards.
+
+The worker is an isolated interpreter (`python -I`): neither the working directory, nor the
+checkpoint directory, nor PYTHONPATH is on its `sys.path`, so a file named like a module that
+TensorFlow imports (`enum.py`, `copy.py`, ...) in either place is never executed.  Its path is the
+interpreter's own (standard library and site-packages), the user's site-packages when the parent
+uses them, and exactly the directories the user named: those of the `--custom-objects` and
+`--model-factory` files and every `--package-root`.  The worker also carries WORKER_MARKER in
+its environment, and the lraudit command refuses to start under it, so a worker can never start
+lraudit (and its workers) again.
 """
 
 from __future__ import annotations
@@ -19,9 +28,26 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from lraudit import WORKER_MARKER
+
 # A worker that sees no output for this long is stuck (a user factory waiting on input, a
 # device that never answers): it is killed and its jobs are reported as failed.
 DEFAULT_TIMEOUT_S = 900.0
+
+# The worker's first lines, run by `python -I -c`: build sys.path from what the parent allowed,
+# then hand over to the worker module.  lraudit's own root is appended only when the isolated
+# interpreter cannot find lraudit (a source checkout run without installing it).
+_BOOTSTRAP = """\
+import importlib.util, json, site, sys
+paths = json.loads(sys.argv[1])
+for directory in paths["user_site"]:
+    site.addsitedir(directory)
+sys.path[:0] = paths["named"]
+if importlib.util.find_spec("lraudit") is None:
+    sys.path.append(paths["lraudit_root"])
+from lraudit.verify.replay.worker import main
+sys.exit(main())
+"""
 
 
 @dataclass
@@ -31,6 +57,7 @@ class Settings:
     unsafe: bool = False
     custom_objects: list[str] = field(default_factory=list)
     model_factory: str | None = None
+    package_roots: list[str] = field(default_factory=list)
     timeout_s: float = DEFAULT_TIMEOUT_S
 
     def for_worker(self, keras: int) -> dict[str, Any]:
@@ -53,6 +80,30 @@ def _absolute_factory(spec: str | None) -> str | None:
     return f"{_absolute(module)}{sep}{func}" if sep else spec
 
 
+def worker_paths(settings: Settings) -> dict[str, Any]:
+    """What the isolated worker may import from beyond its interpreter's own path.
+
+    `named`: the directories of the user's module files and the package roots they named, in
+    that order; `user_site`: the user's site-packages when this process imports from it;
+    `lraudit_root`: where this lraudit lives, used only if the worker cannot find it otherwise.
+    """
+    import site  # noqa: PLC0415
+
+    import lraudit  # noqa: PLC0415
+
+    named: list[str] = []
+    files = [*settings.custom_objects,
+             *([settings.model_factory.rpartition(":")[0]] if settings.model_factory else [])]
+    for spec in files:
+        if spec.endswith(".py") or "/" in spec or os.sep in spec:
+            named.append(os.path.dirname(os.path.abspath(spec)))
+    named.extend(os.path.abspath(root) for root in settings.package_roots)
+    user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
+    return {"named": list(dict.fromkeys(named)),
+            "user_site": [user_site] if user_site and user_site in sys.path else [],
+            "lraudit_root": os.path.dirname(os.path.dirname(os.path.abspath(lraudit.__file__)))}
+
+
 class WorkerFailed(Exception):
     """The worker could not start TensorFlow or the user's modules: every job fails alike."""
 
@@ -62,21 +113,21 @@ def run_worker(keras: int, jobs: list[dict[str, Any]], settings: Settings,
     """Run one worker over `jobs`; returns its results by job id.  Raises WorkerFailed."""
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    env["PYTHONUNBUFFERED"] = "1"
+    env[WORKER_MARKER] = "1"
     if keras == 2:
         env["TF_USE_LEGACY_KERAS"] = "1"
     else:
         env.pop("TF_USE_LEGACY_KERAS", None)
     if settings.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = "-1"
-    # the user's package (for --model-factory pkg.mod:fn) stays importable from the temp cwd
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)
     request = json.dumps({"settings": settings.for_worker(keras), "jobs": jobs})
     workdir = tempfile.mkdtemp(prefix="lraudit-replay-")
     results: dict[int, dict[str, Any]] = {}
     try:
         with open(os.path.join(workdir, "stderr.log"), "w+b") as err:
-            proc = subprocess.Popen([sys.executable, "-m", "lraudit.verify.replay.worker"],
+            command = [sys.executable, "-I", "-u", "-c", _BOOTSTRAP,
+                       json.dumps(worker_paths(settings))]
+            proc = subprocess.Popen(command,
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                                     cwd=workdir, env=env)
             assert proc.stdin is not None and proc.stdout is not None

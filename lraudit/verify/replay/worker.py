@@ -117,7 +117,14 @@ def load_user_module(spec: str) -> Any:
             sys.path.insert(0, directory)
         module_spec.loader.exec_module(module)
         return module
-    return importlib.import_module(spec)
+    try:
+        return importlib.import_module(spec)
+    except ModuleNotFoundError as exc:
+        if exc.name and spec.split(".")[0] != exc.name.split(".")[0]:
+            raise
+        raise ReplayError(f"cannot import {spec}: replay imports nothing from the working "
+                          "directory or PYTHONPATH; name the folder that holds the package "
+                          "with --package-root DIR, or pass a .py file") from None
 
 
 def custom_objects_from(modules: list[Any]) -> dict[str, Any]:
