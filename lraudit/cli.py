@@ -76,13 +76,16 @@ def main() -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: number of cores; a few files always run serially].")
 @click.option("--no-cache", is_flag=True, help="Do not read or write .lraudit_cache/.")
+@click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Give up on a file after this long, with a one-line error "
+                                      "[default: 5, or [tool.lraudit] time-budget].")
 @click.option("--no-prefilter", is_flag=True, hidden=True, help="Parse every file (for testing).")
 def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...], fmt: str,
                  output_file: str | None, exit_zero: bool, fail_on: str | None, quiet: bool,
                  statistics: bool, baseline_path: str | None, write_baseline_path: str | None,
                  fix: bool, unsafe_fixes: bool, diff: bool, no_default_path: bool,
                  config_path: str | None, target_keras: str | None, jobs: int | None, no_cache: bool,
-                 no_prefilter: bool) -> None:
+                 time_budget: float | None, no_prefilter: bool) -> None:
     """Scan Python training scripts under PATHS (default: .) for resumption hazards."""
     from lraudit.report import render, render_statistics
     from lraudit.report.text import use_colour
@@ -107,7 +110,7 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
     options = ScanOptions(paths=paths, select=_split(select) or None, ignore=_split(ignore) or None,
                           target_keras=target_keras, use_prefilter=not no_prefilter,
                           fix=fix, unsafe_fixes=unsafe_fixes, diff=diff, jobs=jobs,
-                          use_cache=not no_cache)
+                          use_cache=not no_cache, time_budget=time_budget)
     run = run_scan(options, cfg)
     for path, reason in run.errors:
         error_line(path, reason)

@@ -16,7 +16,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _KEYS = {"select", "ignore", "extend-select", "per-file-ignores", "exclude", "extend-exclude",
-         "target-keras", "fail-on"}
+         "target-keras", "fail-on", "time-budget"}
 
 
 class ConfigError(Exception):
@@ -31,6 +31,7 @@ class Config:
     exclude: list[str] = field(default_factory=list)
     target_keras: str | None = None
     fail_on: str | None = None
+    time_budget: float | None = None  # seconds per file (scan/budget.py)
     root: Path | None = None  # directory of the pyproject.toml the settings came from
     source: Path | None = None
 
@@ -104,6 +105,11 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
         if value not in ("2", "3"):
             raise ConfigError(f"{path}: [tool.lraudit] target-keras must be 2 or 3")
         cfg.target_keras = value
+    if "time-budget" in section:
+        value = section["time-budget"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{path}: [tool.lraudit] time-budget must be a positive number of seconds")
+        cfg.time_budget = float(value)
     if "fail-on" in section:
         cfg.fail_on = str(section["fail-on"])
     return cfg

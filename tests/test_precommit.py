@@ -51,7 +51,7 @@ def _offline_pip_env() -> dict[str, str]:
         return {}
     wheels = Path(virtualenv.__file__).parent / "seed" / "wheels" / "embed"
     base = getattr(sys, "_base_executable", sys.executable)
-    probe = subprocess.run([base, "-I", "-c", "import libcst, click"], capture_output=True)
+    probe = subprocess.run([base, "-I", "-c", "import libcst, click, pyrsistent"], capture_output=True)
     if probe.returncode != 0 or not any(wheels.glob("setuptools-*.whl")):
         return {}
     return {"VIRTUALENV_SYSTEM_SITE_PACKAGES": "1", "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}

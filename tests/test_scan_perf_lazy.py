@@ -69,11 +69,11 @@ def nodes():
     return sum(1 for o in gc.get_objects() if isinstance(o, cst.CSTNode))
 
 files = sorted(Path(sys.argv[1]).glob("*.py"))
-results = scan_batch([(str(f), f.name, all_codes(), True, None) for f in files[:1]])  # warm up imports
+results = scan_batch([(str(f), f.name, all_codes(), True, None, 5.0) for f in files[:1]])  # warm up imports
 gc.collect()
 baseline = nodes()
 gc.disable()  # only the worker's own collection may clean up
-results = scan_batch([(str(f), f.name, all_codes(), True, None) for f in files])
+results = scan_batch([(str(f), f.name, all_codes(), True, None, 5.0) for f in files])
 assert sum(len(r.findings) for r in results) > 0
 print(baseline, nodes())
 """

@@ -17,6 +17,7 @@ from lraudit.scan.cache import ResultCache, config_key
 from lraudit.scan.catalog import codes_for, select_codes
 from lraudit.scan.files import discover
 from lraudit.scan.source import FileResult
+from lraudit.scan.budget import DEFAULT_BUDGET_S
 from lraudit.scan.worker import Job, scan_batch, scan_job
 
 
@@ -32,6 +33,7 @@ class ScanOptions:
     fix: bool = False
     unsafe_fixes: bool = False
     diff: bool = False
+    time_budget: float | None = None   # seconds per file; None: the config's, else the default
 
 
 @dataclass
@@ -107,6 +109,7 @@ def run_scan(options: ScanOptions, cfg: Config) -> ScanRun:
     found = discover(options.paths, cfg.exclude)
     run = ScanRun(errors=list(found.errors), files_checked=len(found.files))
     target = options.target_keras or cfg.target_keras
+    budget_s = options.time_budget or cfg.time_budget or DEFAULT_BUDGET_S
     if options.fix or options.diff:
         from lraudit.scan.fix import fix_files
         from lraudit.scan.rules import BY_CODE
@@ -132,7 +135,7 @@ def run_scan(options: ScanOptions, cfg: Config) -> ScanRun:
                 results[display] = hit
                 continue
         job: Job = (str(file), display, tuple(codes_for(codes, cfg.ignored_for(display))),
-                    options.use_prefilter, target)
+                    options.use_prefilter, target, budget_s)
         jobs.append((job, st.st_size if st is not None else 0))
     workers = options.jobs if options.jobs is not None else default_jobs()
     for result in execute(jobs, workers):

@@ -17,9 +17,11 @@ import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator
+from collections import ChainMap
+from typing import Any, Iterator, Mapping
 
 import libcst as cst
+from pyrsistent import PMap, pmap
 
 from lraudit.scan.names import Flavour, ImportTable, canonical, dotted_name
 
@@ -317,27 +319,45 @@ def source_of(node: cst.CSTNode) -> str:
 
 @dataclass
 class _State:
-    env: dict[str, frozenset[int]]
-    objs: dict[int, Obj]
-    attrs: dict[tuple[int, str], frozenset[int]]
+    """What is bound where on one path through the code.
+
+    Persistent maps (pyrsistent): copying a state at a branch and snapshotting it for every
+    event cost O(1), where dictionaries cost the number of objects each time (quadratic over a
+    long script).  A join looks only at the keys written since the branch began (`_Writes`)."""
+
+    env: PMap    # name -> object ids
+    objs: PMap   # object id -> Obj
+    attrs: PMap  # (owner id, attribute) -> object ids
 
     def copy(self) -> "_State":
-        return _State(dict(self.env), dict(self.objs), dict(self.attrs))
+        return _State(self.env, self.objs, self.attrs)
 
-    def join(self, other: "_State") -> "_State":
-        env = dict(self.env)
-        for k, v in other.env.items():
-            env[k] = env.get(k, frozenset()) | v
-        objs = dict(self.objs)
-        for k, v in other.objs.items():
-            mine = objs.get(k)
-            if mine is v:
-                continue  # untouched on both paths (the common case): joining it is a no-op
-            objs[k] = mine.join(v) if mine is not None else v
-        attrs = dict(self.attrs)
-        for k, v in other.attrs.items():
-            attrs[k] = attrs.get(k, frozenset()) | v
-        return _State(env, objs, attrs)
+    def join(self, other: "_State", written: "_Writes") -> "_State":
+        env = self.env.evolver()
+        for k in written.env:
+            mine, theirs = self.env.get(k), other.env.get(k)
+            if theirs is not None and mine is not theirs:
+                env[k] = theirs if mine is None else mine | theirs
+        objs = self.objs.evolver()
+        for k in written.objs:
+            mine, theirs = self.objs.get(k), other.objs.get(k)
+            if theirs is not None and mine is not theirs:  # untouched on both paths: a no-op
+                objs[k] = theirs if mine is None else mine.join(theirs)
+        attrs = self.attrs.evolver()
+        for k in written.attrs:
+            mine, theirs = self.attrs.get(k), other.attrs.get(k)
+            if theirs is not None and mine is not theirs:
+                attrs[k] = theirs if mine is None else mine | theirs
+        return _State(env.persistent(), objs.persistent(), attrs.persistent())
+
+
+@dataclass
+class _Writes:
+    """The keys written since a branch began (from the interpreter's write log)."""
+
+    env: set[str]
+    objs: set[int]
+    attrs: set[tuple[int, str]]
 
 
 @dataclass
@@ -350,8 +370,13 @@ class _Interpreter:
     def __init__(self, module: cst.Module, imports: ImportTable) -> None:
         self.module = module
         self.imports = imports
-        self.state = _State({}, {}, {})
-        self.outer_envs: list[dict[str, frozenset[int]]] = []  # enclosing frames, innermost last
+        self.state = _State(pmap(), pmap(), pmap())
+        self.outer_envs: list[PMap] = []  # enclosing frames, innermost last
+        # Every key written, in order: a branch remembers where the logs stood when it began
+        # and joins only what was written after (see _State.join).
+        self.log_env: list[str] = []
+        self.log_objs: list[int] = []
+        self.log_attrs: list[tuple[int, str]] = []
         self.events: list[Event] = []
         self.functions: dict[str, cst.FunctionDef] = {}
         self.classes: dict[str, cst.ClassDef] = {}
@@ -369,40 +394,60 @@ class _Interpreter:
         self.located: dict[int, tuple[int, cst.CSTNode]] = {}
         self.current_top = 0
         self.current_stmt: cst.CSTNode = module
-        self.def_top: dict[int, int] = {}  # id(FunctionDef/ClassDef) -> its module-level statement
+        self.def_top: dict[int, int] = {}
+        self.attr_owners: dict[int, set[str]] = {}  # owner id -> attributes ever set on it  # id(FunctionDef/ClassDef) -> its module-level statement
 
     # -- objects -----------------------------------------------------------------------------
     def new(self, kind: str = UNKNOWN, **fields: object) -> int:
         self.next_id += 1
-        self.state.objs[self.next_id] = Obj(kind=kind, **fields)  # type: ignore[arg-type]
+        self.put(self.next_id, Obj(kind=kind, **fields))  # type: ignore[arg-type]
         return self.next_id
 
     def get(self, i: int) -> Obj:
         return self.state.objs[i]
 
+    def put(self, i: int, obj: Obj) -> None:
+        self.state.objs = self.state.objs.set(i, obj)
+        self.log_objs.append(i)
+
+    def bind_name(self, name: str, value: frozenset[int]) -> None:
+        self.state.env = self.state.env.set(name, value)
+        self.log_env.append(name)
+
+    def set_attr(self, owner: int, attr: str, value: frozenset[int]) -> None:
+        self.state.attrs = self.state.attrs.set((owner, attr), value)
+        self.log_attrs.append((owner, attr))
+        self.attr_owners.setdefault(owner, set()).add(attr)
+
+    def mark(self) -> tuple[int, int, int]:
+        """Where the write logs stand: a branch begins here."""
+        return len(self.log_env), len(self.log_objs), len(self.log_attrs)
+
+    def written(self, mark: tuple[int, int, int]) -> _Writes:
+        return _Writes(set(self.log_env[mark[0]:]), set(self.log_objs[mark[1]:]),
+                       set(self.log_attrs[mark[2]:]))
+
     def update(self, ids: frozenset[int], **fields: object) -> None:
         for i in ids:
-            self.state.objs[i] = replace(self.state.objs[i], **fields)  # type: ignore[arg-type]
+            self.put(i, replace(self.state.objs[i], **fields))  # type: ignore[arg-type]
 
     def set_kind(self, ids: frozenset[int], kind: str) -> None:
         for i in ids:
             if self.get(i).kind == UNKNOWN:
-                self.state.objs[i] = replace(self.get(i), kind=kind)
+                self.put(i, replace(self.get(i), kind=kind))
 
     def emit(self, kind: str, node: cst.CSTNode, targets: frozenset[int], **detail: object) -> Event:
         event = Event(kind=kind, node=node, index=len(self.events), scope=self.frames[-1].name,
-                      targets=targets, objs=dict(self.state.objs), loop_depth=self.loop_depth,
+                      targets=targets, objs=self.state.objs, loop_depth=self.loop_depth,
                       conditional=self.conditional > 0, if_depth=self.if_depth, detail=dict(detail),
                       env=self._visible_env(), loop_start=self.loops[-1] if self.loops else None)
         self.events.append(event)
         return event
 
-    def _visible_env(self) -> dict[str, frozenset[int]]:
-        env: dict[str, frozenset[int]] = {}
-        for outer in self.outer_envs:
-            env.update(outer)
-        env.update(self.state.env)
-        return env
+    def _visible_env(self) -> Mapping[str, frozenset[int]]:
+        if not self.outer_envs:
+            return self.state.env  # a persistent map: the snapshot costs nothing
+        return ChainMap(self.state.env, *reversed(self.outer_envs))
 
     def peek(self, node: cst.BaseExpression) -> frozenset[int]:
         """What a name or attribute chain is bound to, without evaluating (no new objects)."""
@@ -437,9 +482,9 @@ class _Interpreter:
             o = self.get(i)
             todo.extend(o.members)
             todo.extend(o.optimizers)
-            for (owner, _attr), vals in self.state.attrs.items():
-                if owner == i and o.kind in (CHECKPOINT, UNKNOWN):
-                    todo.extend(vals)
+            if o.kind in (CHECKPOINT, UNKNOWN):
+                for attr in self.attr_owners.get(i, ()):
+                    todo.extend(self.state.attrs.get((i, attr), ()))
         return frozenset(seen)
 
     # -- names ---------------------------------------------------------------------------------
@@ -464,7 +509,7 @@ class _Interpreter:
     def bind(self, target: cst.BaseExpression, value: frozenset[int], value_node: cst.BaseExpression | None) -> None:
         self.located[id(target)] = (self.current_top, self.current_stmt)
         if isinstance(target, cst.Name):
-            self.state.env[target.value] = value
+            self.bind_name(target.value, value)
             if not value and isinstance(value_node, (cst.Name, cst.Attribute)):
                 module = self.imports.expand(value_node)  # `keras = tf.keras`: an alias, like an import
                 if module is not None and self.resolve_import(value_node) is not None:
@@ -513,7 +558,7 @@ class _Interpreter:
         if attr == "trainable" and value_node is not None and literal_value(value_node) is False:
             self.emit("freeze", target, owners)
         for owner in owners:
-            self.state.attrs[(owner, attr)] = value
+            self.set_attr(owner, attr, value)
 
     def _optimizer_like(self, expr: cst.BaseExpression, owners: frozenset[int]) -> bool:
         if isinstance(expr, cst.Attribute) and expr.attr.value in ("optimizer", "inner_optimizer"):
@@ -537,7 +582,7 @@ class _Interpreter:
             if self.imports.imported(node.value) or node.value in ("True", "False", "None"):
                 return frozenset()
             fresh = frozenset({self.new()})
-            self.state.env[node.value] = fresh  # unbound (parameter, star import): track from here
+            self.bind_name(node.value, fresh)  # unbound (parameter, star import): track from here
             return fresh
         if isinstance(node, cst.Attribute):
             if self.resolve_import(node) is not None:
@@ -617,7 +662,7 @@ class _Interpreter:
                 else:  # the model's optimizer, as yet unseen: one placeholder per model
                     opt = self.new(OPTIMIZER, fresh=False, node=node, restores=o.restores,
                                    opt_built=bool(o.restores), owner=owner)
-                    self.state.objs[owner] = replace(self.get(owner), optimizers=frozenset({opt}))
+                    self.put(owner, replace(self.get(owner), optimizers=frozenset({opt})))
                     out |= {opt}
             elif attr == "inner_optimizer" and o.kind == OPTIMIZER:
                 out |= {owner}
@@ -626,7 +671,7 @@ class _Interpreter:
         if not out:
             fresh = self.new(node=node)
             for owner in owners:
-                self.state.attrs[(owner, attr)] = frozenset({fresh})
+                self.set_attr(owner, attr, frozenset({fresh}))
             out = frozenset({fresh})
         return out
 
@@ -934,7 +979,7 @@ class _Interpreter:
             params = self._bind_params(fn, args)
             saved_env = self.state.env
             self.outer_envs.append(saved_env)
-            self.state.env = params
+            self.state.env = pmap(params)
             self.frames.append(_Frame(fn.name.value))
             self.executed.add(id(fn))
             try:
@@ -977,14 +1022,15 @@ class _Interpreter:
     def standalone(self, fn: cst.FunctionDef, scope: str, self_obj: int | None = None) -> None:
         """Analyse a function nobody in the module calls, with unknown arguments."""
         saved = self.state
-        self.state = _State({}, dict(saved.objs), dict(saved.attrs))
+        first_new = self.next_id + 1
+        self.state = _State(pmap(), saved.objs, saved.attrs)
         self.outer_envs = [saved.env]
         with self._inside(fn):
             env = self._bind_params(fn, {})
             if self_obj is not None and (fn.params.params or fn.params.posonly_params):
                 first = (list(fn.params.posonly_params) + list(fn.params.params))[0].name.value
                 env[first] = frozenset({self_obj})
-            self.state.env = env
+            self.state.env = pmap(env)
             self.frames.append(_Frame(scope))
             self.executed.add(id(fn))
             try:
@@ -993,7 +1039,9 @@ class _Interpreter:
                 self.frames.pop()
                 objs = self.state.objs
                 self.state = saved
-                self.state.objs.update({k: v for k, v in objs.items() if k not in self.state.objs})
+                # keep what the function created (ids from first_new on), nothing it changed
+                self.state.objs = self.state.objs.update(
+                    {k: objs[k] for k in range(first_new, self.next_id + 1) if k in objs})
                 self.outer_envs = []
 
     # -- statements --------------------------------------------------------------------------
@@ -1036,7 +1084,7 @@ class _Interpreter:
                 self.bind(stmt.target, members or frozenset({self.new()}), None)
             else:
                 self.eval(stmt.test)
-            before = self.state.copy()
+            before, mark = self.state.copy(), self.mark()
             self.loop_depth += 1
             self.loops.append((self.next_id + 1, len(self.events)))
             try:
@@ -1044,11 +1092,11 @@ class _Interpreter:
             finally:
                 self.loop_depth -= 1
                 self.loops.pop()
-            self.state = before.join(self.state)
+            self.state = before.join(self.state, self.written(mark))
             if stmt.orelse is not None:
                 self.block(stmt.orelse.body)
         elif isinstance(stmt, cst.Try):
-            before = self.state.copy()
+            before, mark = self.state.copy(), self.mark()
             self.conditional += 1
             try:
                 self.block(stmt.body)
@@ -1056,7 +1104,7 @@ class _Interpreter:
                 for handler in stmt.handlers:
                     self.state = before.copy()
                     self.block(handler.body)
-                    after = after.join(self.state)
+                    after = after.join(self.state, self.written(mark))
                 self.state = after
             finally:
                 self.conditional -= 1
@@ -1083,7 +1131,7 @@ class _Interpreter:
     def branch(self, stmt: cst.If) -> None:
         self.eval(stmt.test)
         guarded = bool(_EXISTS_HINTS.search(source_of(stmt.test)))
-        before = self.state.copy()
+        before, mark = self.state.copy(), self.mark()
         self.conditional += guarded
         self.if_depth += 1
         try:
@@ -1094,7 +1142,7 @@ class _Interpreter:
                 self.branch(stmt.orelse)
             elif stmt.orelse is not None:
                 self.block(stmt.orelse.body)
-            self.state = taken.join(self.state)
+            self.state = taken.join(self.state, self.written(mark))
         finally:
             self.conditional -= guarded
             self.if_depth -= 1
@@ -1141,7 +1189,7 @@ class _Interpreter:
                 CALLBACK if any(b.startswith("keras.callbacks.") for b in bases) else UNKNOWN
             self_obj = self.new(kind, api=cname)
             if kind == CALLBACK:  # Keras sets `self.model` on callbacks
-                self.state.attrs[(self_obj, "model")] = frozenset({self.new(MODEL)})
+                self.set_attr(self_obj, "model", frozenset({self.new(MODEL)}))
             for stmt in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
                 self.def_top.setdefault(id(stmt), self.def_top.get(id(cls), 0))
                 if isinstance(stmt, cst.FunctionDef) and id(stmt) not in self.executed:

@@ -4,12 +4,14 @@ over them, then position and suppress what was found."""
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
 import libcst as cst
 
 from lraudit.findings import Edit, Finding, Fix
+from lraudit.scan.budget import DEFAULT_BUDGET_S, check_parse_cost, summarise_literals
 from lraudit.scan.facts import ModuleFacts, build_facts, source_of
 from lraudit.scan.names import Flavour
 from lraudit.scan.needs import needed
@@ -97,9 +99,16 @@ def _python_tree(text: str) -> ast.Module:
     return tree
 
 
-def parse_both(text: str) -> tuple[cst.Module, ast.Module]:
+def parse_both(text: str, budget_s: float = DEFAULT_BUDGET_S) -> tuple[cst.Module, ast.Module]:
     """libcst's and CPython's trees of `text` (newlines normalised); InputError when either
     refuses it.  CPython's serves the guard above and then the positions of findings."""
+    module, tree, _ = parse_summarised(text, budget_s)
+    return module, tree
+
+
+def parse_summarised(text: str, budget_s: float = DEFAULT_BUDGET_S) -> tuple[cst.Module, ast.Module, str]:
+    """`parse_both`, plus the text libcst parsed: `text` with its large constant literals
+    summarised (budget.py), every position unchanged."""
     if len(text) > MAX_PARSE_CHARS:
         raise InputError(f"too large to analyse ({len(text) / 1e6:.1f} million characters; lraudit "
                          f"parses up to {MAX_PARSE_CHARS / 1e6:.0f} million, about 1 GB of memory): "
@@ -109,8 +118,10 @@ def parse_both(text: str) -> tuple[cst.Module, ast.Module]:
     if depth > MAX_NESTING:
         raise InputError(f"too deeply nested to parse ({depth} levels of brackets; Python allows {MAX_NESTING})")
     tree = _python_tree(text)
+    summarised = summarise_literals(text, tree)
+    check_parse_cost(summarised, budget_s)
     try:
-        return cst.parse_module(text), tree
+        return cst.parse_module(summarised), tree, summarised
     except cst.ParserSyntaxError as exc:
         raise InputError(f"syntax error at line {exc.raw_line}, column {exc.raw_column + 1}: "
                          f"{str(exc.message).splitlines()[0]}") from None
@@ -138,7 +149,7 @@ def _fix(spec: FixSpec | None, positions) -> Fix | None:
 
 def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: bool = True,
               target_keras: str | None = None, module: cst.Module | None = None,
-              pins: Pins | None = None) -> list[Finding]:
+              pins: Pins | None = None, budget_s: float = DEFAULT_BUDGET_S) -> list[Finding]:
     """All findings of `rules` in one module's text (raises InputError when it cannot parse).
 
     `pins`: the project's dependency pins (project.py); they decide the Keras flavour when the
@@ -152,8 +163,9 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
         if not rules:
             return []
     tree = None
+    summarised = text
     if module is None:
-        module, tree = parse_both(text)
+        module, tree, summarised = parse_summarised(text, budget_s)
     facts = build_facts(module, text)
     if target_keras:
         facts.flavour = Flavour(target_keras)
@@ -184,7 +196,27 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
             path=path, line=line, column=column, end_line=end_line, end_column=end_column,
             fix=_fix(hit.fix, positions), fingerprint_source=" ".join(source_of(hit.node).split()),
         )
+    if summarised is not text:
+        _drop_fixes_over_summaries(findings, text, summarised)
     return sorted(findings.values(), key=lambda f: f.sort_key)
+
+
+def _drop_fixes_over_summaries(findings: dict[tuple, Finding], text: str, summarised: str) -> None:
+    """A fix whose edits touch a summarised literal would write its blanks into the file: such
+    a finding keeps its message and loses its fix."""
+    from lraudit.scan.fix import _line_starts, _offset  # noqa: PLC0415 - fix imports this module
+
+    starts = _line_starts(normalize_newlines(text))
+    original = normalize_newlines(text)
+    for key, finding in findings.items():
+        if finding.fix is None:
+            continue
+        for edit in finding.fix.edits:
+            start = _offset(starts, edit.line, edit.column)
+            end = _offset(starts, edit.end_line, edit.end_column)
+            if start is None or end is None or original[start:end] != summarised[start:end]:
+                findings[key] = replace(finding, fix=None)
+                break
 
 
 def scan_file(path: Path, display: str, rules: list[Rule], *, use_prefilter: bool = True,
@@ -192,7 +224,8 @@ def scan_file(path: Path, display: str, rules: list[Rule], *, use_prefilter: boo
     """Read, prefilter and scan one file (worker.scan_job, with Rule objects)."""
     from lraudit.scan.worker import scan_job
 
-    return scan_job((str(path), display, tuple(r.code for r in rules), use_prefilter, target_keras))
+    return scan_job((str(path), display, tuple(r.code for r in rules), use_prefilter, target_keras,
+                     DEFAULT_BUDGET_S))
 
 
 def facts_for(text: str) -> ModuleFacts:

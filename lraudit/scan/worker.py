@@ -8,19 +8,22 @@ text are garbage.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from pathlib import Path
+from typing import Iterator
 
+from lraudit.scan.budget import time_budget
 from lraudit.scan.cache import content_hash
 from lraudit.scan.needs import needed
 from lraudit.scan.source import FileResult, InputError, decode, read_source
 
-# (path, display path, rule codes, use the prefilter, --target-keras)
-Job = tuple[str, str, tuple[str, ...], bool, "str | None"]
+# (path, display path, rule codes, use the prefilter, --target-keras, time budget in seconds)
+Job = tuple[str, str, tuple[str, ...], bool, "str | None", float]
 
 
 def scan_job(job: Job) -> FileResult:
-    path, display, codes, use_prefilter, target = job
+    path, display, codes, use_prefilter, target, budget_s = job
     result = FileResult(display)
     try:
         data = read_source(Path(path))
@@ -35,7 +38,8 @@ def scan_job(job: Job) -> FileResult:
         text = decode(data)
         wanted = needed(text, codes) if use_prefilter else list(codes)
         if wanted:
-            result.findings = _analyse(Path(path), text, display, wanted, target)
+            with time_budget(budget_s), _collector_paused():
+                result.findings = _analyse(Path(path), text, display, wanted, target, budget_s)
     except InputError as exc:
         result.error = str(exc)
     except RecursionError:
@@ -47,6 +51,23 @@ def scan_job(job: Job) -> FileResult:
         result.findings = []
         result.error = f"internal error ({type(exc).__name__}: {exc}); please report it with this file"
     return result
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while one file is analysed.
+
+    libcst's tree and the analysis allocate millions of objects that all live until the file
+    is done; each full collection walks all of them, so with the collector on, the time per
+    file grew with the square of its size (a 400 kB file: 7.8 s instead of 1.8 s).  The cycles
+    a file leaves are collected once, after it (`_tidy`, or the collector itself later)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def scan_batch(jobs: list[Job]) -> list[FileResult]:
@@ -77,7 +98,8 @@ def _tidy() -> None:
         _frozen = True
 
 
-def _analyse(path: Path, text: str, display: str, codes: list[str], target: str | None):
+def _analyse(path: Path, text: str, display: str, codes: list[str], target: str | None,
+             budget_s: float):
     global _analysed
     _analysed += 1
     from lraudit.scan.project import project_pins
@@ -85,4 +107,4 @@ def _analyse(path: Path, text: str, display: str, codes: list[str], target: str 
     from lraudit.scan.runner import scan_text
 
     return scan_text(text, display, [BY_CODE[c] for c in codes], use_prefilter=False, target_keras=target,
-                     pins=None if target else project_pins(path))
+                     pins=None if target else project_pins(path), budget_s=budget_s)
