@@ -130,7 +130,8 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
     if statistics:
         report = render_statistics(findings, fmt)
     else:
-        report = render(findings, fmt, kind="scan", errors=run.errors, files_checked=run.files_checked,
+        report = render(findings, fmt, kind="scan", errors=run.errors,
+                        files_checked=run.files_checked - run.files_failed,
                         colour=not output_file and use_colour(sys.stdout), quiet=quiet, baselined=hidden)
     _emit(report, output_file)
     code = exit_code(findings, threshold, errors=bool(run.errors))

@@ -35,7 +35,7 @@ def render(findings: list[Finding], fmt: str, *, kind: str = "scan", rules=None,
 
         noun = "file" if kind == "scan" else "checkpoint"
         return text.render(findings, files_checked, colour=colour, quiet=quiet, noun=noun,
-                           baselined=baselined)
+                           baselined=baselined, unchecked=len(list(errors)))
     if fmt == "json":
         if kind != "scan":
             raise ValueError("verify's JSON document is built by the verify command")

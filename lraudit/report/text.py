@@ -33,13 +33,18 @@ def finding_line(f: Finding, colour: bool = False) -> str:
 
 
 def summary_line(findings: list[Finding], files_checked: int | None = None, noun: str = "file",
-                 baselined: int = 0) -> str:
+                 baselined: int = 0, unchecked: int = 0) -> str:
+    """The last line of a text report.  `unchecked`: inputs that could not be checked (their
+    errors are on stderr); then the line starts with "Incomplete" and never says "No findings",
+    which would read as a pass."""
     counts = Counter(f.severity for f in findings)
+    prefix = (f"Incomplete: {unchecked} input{'s' if unchecked != 1 else ''} could not be "
+              "checked (see the errors above); ") if unchecked else ""
     if not findings:
-        head = "No findings"
+        head = f"{prefix}0 findings" if unchecked else "No findings"
     else:
         parts = [f"{counts[s]} {s}" + ("s" if counts[s] != 1 else "") for s in sorted(counts, reverse=True)]
-        head = f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''} ({', '.join(parts)})"
+        head = f"{prefix}{'f' if unchecked else 'F'}ound {len(findings)} finding{'s' if len(findings) != 1 else ''} ({', '.join(parts)})"
     if files_checked is not None:
         head += f" in {files_checked} {noun}{'s' if files_checked != 1 else ''} checked"
     safe = sum(1 for f in findings if f.fix and f.fix.applicability == "safe")
@@ -54,10 +59,10 @@ def summary_line(findings: list[Finding], files_checked: int | None = None, noun
 
 
 def render(findings: list[Finding], files_checked: int | None = None, colour: bool = False,
-           quiet: bool = False, noun: str = "file", baselined: int = 0) -> str:
+           quiet: bool = False, noun: str = "file", baselined: int = 0, unchecked: int = 0) -> str:
     lines = [finding_line(f, colour) for f in findings]
     if not quiet:
-        lines.append(summary_line(findings, files_checked, noun, baselined))
+        lines.append(summary_line(findings, files_checked, noun, baselined, unchecked))
     return "\n".join(lines) + ("\n" if lines else "")
 
 

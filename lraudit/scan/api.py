@@ -40,7 +40,8 @@ class ScanOptions:
 class ScanRun:
     findings: list[Finding] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    files_checked: int = 0
+    files_checked: int = 0   # files found, including those that failed
+    files_failed: int = 0    # files found that could not be analysed (also in errors)
     diffs: list[str] = field(default_factory=list)
     fixed: int = 0
 
@@ -141,6 +142,7 @@ def run_scan(options: ScanOptions, cfg: Config) -> ScanRun:
     for result in execute(jobs, workers):
         if result.error:
             run.errors.append((result.path, result.error))
+            run.files_failed += 1
             continue
         results[result.path] = result.findings
         st = stats.get(result.path)

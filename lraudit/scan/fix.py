@@ -276,6 +276,7 @@ def fix_files(run, files: Iterable[Path], rules_for, *, unsafe: bool, write: boo
                          target_keras=target_keras, use_prefilter=use_prefilter)
         if fixed.result.error:
             run.errors.append((display, fixed.result.error))
+            run.files_failed += 1
         run.findings.extend(fixed.result.findings)
         if fixed.diff and not write:
             run.diffs.append(fixed.diff)

@@ -38,6 +38,7 @@ def scan_job(job: Job) -> FileResult:
         text = decode(data)
         wanted = needed(text, codes) if use_prefilter else list(codes)
         if wanted:
+            _import_analysis()  # outside the budget: a timer must never fire inside an import
             with time_budget(budget_s), _collector_paused():
                 result.findings = _analyse(Path(path), text, display, wanted, target, budget_s)
     except InputError as exc:
@@ -96,6 +97,12 @@ def _tidy() -> None:
     if not _frozen:
         gc.freeze()
         _frozen = True
+
+
+def _import_analysis() -> None:
+    import lraudit.scan.project  # noqa: F401, PLC0415
+    import lraudit.scan.rules  # noqa: F401, PLC0415
+    import lraudit.scan.runner  # noqa: F401, PLC0415
 
 
 def _analyse(path: Path, text: str, display: str, codes: list[str], target: str | None,

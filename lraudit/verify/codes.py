@@ -1,6 +1,6 @@
 """The verify finding codes: code -> (name, severity).  Names and codes are part of the contract.
 
-LRV006/LRV007 come from the replay engine (lraudit/verify/replay/).  LRV009 and LRV010 extend the set for two
+LRV006/LRV007/LRV011 come from the replay engine (lraudit/verify/replay/).  LRV009 and LRV010 extend the set for two
 things the fast path sees that the original six do not cover (an unverifiable custom schedule,
 and a step counter that runs ahead of the epoch count); both are documented in rules/.
 """
@@ -22,6 +22,7 @@ CODES: dict[str, tuple[str, Severity]] = {
     "LRV008": ("unreadable-checkpoint", Severity.ERROR),
     "LRV009": ("schedule-unverifiable", Severity.INFO),
     "LRV010": ("step-ahead-of-epoch", Severity.WARNING),
+    "LRV011": ("replay-failed", Severity.INFO),
 }
 
 

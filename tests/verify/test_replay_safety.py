@@ -46,6 +46,29 @@ def test_lambda_layer_refused_without_unsafe(lambda_run):
     lines = [ln for ln in result.stderr.splitlines() if "ep01.keras" in ln]
     assert len(lines) == 1 and "--unsafe" in lines[0] and "safe_mode" in lines[0]
     assert "Traceback" not in result.stderr
+    assert "safe_mode" in entry["reason"]
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert (finding["code"], finding["severity"], finding["checkpoint"]) == ("LRV011", "info", "ep01.keras")
+    assert "not verified" in finding["message"] and "safe_mode" in finding["message"]
+
+
+def test_a_failed_replay_is_an_info_finding_never_no_findings(lambda_run):
+    """Replay by default (not asked for): the run is not failed, but the summary says that the
+    only checkpoint was not verified; --fail-on info makes it fail."""
+    from click.testing import CliRunner
+
+    from lraudit.verify.command import verify_command
+
+    result = CliRunner().invoke(verify_command, [str(lambda_run)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "No findings" not in result.stdout
+    assert "LRV011 [info]" in result.stdout
+    assert result.stdout.rstrip().endswith("Found 1 finding (1 info) in 1 checkpoint checked.")
+    result = CliRunner().invoke(verify_command, [str(lambda_run), "--fail-on", "info"],
+                                catch_exceptions=False)
+    assert result.exit_code == 1
+    # asked for explicitly, a replay that could not run fails the run as before
+    assert run_verify(lambda_run, "--replay", "2").exit_code == 2
 
 
 def test_lambda_layer_replays_with_unsafe(lambda_run):

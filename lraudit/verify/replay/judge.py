@@ -63,13 +63,19 @@ def judge(job: Job, outcome: dict[str, Any] | None, rtol: float) -> Verdict:
     entry: dict[str, Any] = {"checkpoint": info.display, "device": None, "steps": [],
                              "status": "error"}
     verdict = Verdict(entry=entry)
-    if outcome is None:
-        verdict.notes.append(f"{info.display}: replay produced no result")
+    if outcome is None or outcome.get("error"):
+        reason = str(outcome["error"]) if outcome else "the replay process produced no result"
+        entry["device"] = (outcome or {}).get("device")
+        entry["reason"] = reason
+        verdict.notes.append(f"{info.display}: replay failed: {reason}")
+        verdict.findings.append(codes.make(
+            "LRV011", f"replay could not reload and step this checkpoint, so the rate its "
+                      f"optimizer applies after a resume is not verified ({reason}); the fast "
+                      "path's checks above still hold. Fix the cause and replay again, or pass "
+                      "--replay 0 to check the stored state only.",
+            info.display, actual=reason))
         return verdict
     entry["device"] = outcome.get("device")
-    if outcome.get("error"):
-        verdict.notes.append(f"{info.display}: replay failed: {outcome['error']}")
-        return verdict
     load_path = outcome.get("load_path") or "loading"
     stored, loaded = info.step, outcome.get("loaded_step")
     restored_values = {k: float(v) for k, v in (outcome.get("schedule_values") or {}).items()}
