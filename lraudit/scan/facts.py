@@ -104,6 +104,9 @@ class Event:
     # innermost enclosing loop, index of its first event), or None outside loops.
     env: dict[str, frozenset[int]] = field(default_factory=dict)
     loop_start: tuple[int, int] | None = None
+    # Inside `with pytest.raises(...)` / `with self.assertRaises(...)`: the code is expected to
+    # fail, as a test of the very hazard a rule describes; rules do not see such events.
+    raises: bool = False
 
     def states(self, ids: frozenset[int] | None = None) -> Iterator[Obj]:
         for i in self.targets if ids is None else ids:
@@ -133,13 +136,13 @@ class ModuleFacts:
     memo: dict[str, Any] = field(default_factory=dict, repr=False)  # rules' per-module derived data
 
     def of_kind(self, *kinds: str) -> Iterator[Event]:
-        return (e for e in self.events if e.kind in kinds)
+        return (e for e in self.events if e.kind in kinds and not e.raises)
 
     def after(self, event: Event, *kinds: str) -> Iterator[Event]:
-        return (e for e in self.events if e.index > event.index and e.kind in kinds)
+        return (e for e in self.events if e.index > event.index and e.kind in kinds and not e.raises)
 
     def before(self, event: Event, *kinds: str) -> Iterator[Event]:
-        return (e for e in self.events if e.index < event.index and e.kind in kinds)
+        return (e for e in self.events if e.index < event.index and e.kind in kinds and not e.raises)
 
     def resolve(self, node: cst.BaseExpression) -> str | None:
         return self.imports.resolve(node)
@@ -395,7 +398,8 @@ class _Interpreter:
         self.current_top = 0
         self.current_stmt: cst.CSTNode = module
         self.def_top: dict[int, int] = {}
-        self.attr_owners: dict[int, set[str]] = {}  # owner id -> attributes ever set on it  # id(FunctionDef/ClassDef) -> its module-level statement
+        self.attr_owners: dict[int, set[str]] = {}  # owner id -> attributes ever set on it
+        self.raising = 0  # depth of `with pytest.raises(...)` / `self.assertRaises(...)` blocks  # id(FunctionDef/ClassDef) -> its module-level statement
 
     # -- objects -----------------------------------------------------------------------------
     def new(self, kind: str = UNKNOWN, **fields: object) -> int:
@@ -440,7 +444,8 @@ class _Interpreter:
         event = Event(kind=kind, node=node, index=len(self.events), scope=self.frames[-1].name,
                       targets=targets, objs=self.state.objs, loop_depth=self.loop_depth,
                       conditional=self.conditional > 0, if_depth=self.if_depth, detail=dict(detail),
-                      env=self._visible_env(), loop_start=self.loops[-1] if self.loops else None)
+                      env=self._visible_env(), loop_start=self.loops[-1] if self.loops else None,
+                      raises=self.raising > 0)
         self.events.append(event)
         return event
 
@@ -1113,13 +1118,27 @@ class _Interpreter:
             if stmt.finalbody is not None:
                 self.block(stmt.finalbody.body)
         elif isinstance(stmt, cst.With):
+            raising = any(self._expects_failure(item.item) for item in stmt.items)
             for item in stmt.items:
                 value = self.eval(item.item)
                 if item.asname is not None:
                     self.bind(item.asname.name, value, item.item)
-            self.block(stmt.body)
+            self.raising += raising
+            try:
+                self.block(stmt.body)
+            finally:
+                self.raising -= raising
         elif hasattr(stmt, "body") and isinstance(getattr(stmt, "body"), cst.BaseSuite):
             self.block(stmt.body)  # match cases and the like: analyse the bodies in order
+
+    def _expects_failure(self, expr: cst.BaseExpression) -> bool:
+        """`pytest.raises(...)`, `self.assertRaises(...)` (and `...Regex`): a test asserting
+        that the block fails, often with the very error a rule warns about."""
+        if not isinstance(expr, cst.Call):
+            return False
+        name = dotted_name(expr.func) or ""
+        return (name.rsplit(".", 1)[-1] in _ASSERT_RAISES
+                or (self.imports.resolve(expr.func) or name) == "pytest.raises")
 
     def _local_base(self, node: cst.BaseExpression) -> str | None:
         name = dotted_name(node)
@@ -1196,6 +1215,8 @@ class _Interpreter:
                     self.standalone(stmt, f"{cname}.{stmt.name.value}", self_obj)
             # nested functions inside functions are reached through their parent's analysis
 
+
+_ASSERT_RAISES = frozenset({"assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
 
 _LEGACY_ENV = re.compile(r"TF_USE_LEGACY_KERAS['\"]\s*\]?\s*[,=:]\s*['\"]?(1|true|True)")
 # Arguments only Keras 2 accepts (Keras 3 raises TypeError on them): the code runs on Keras 2.

@@ -21,26 +21,31 @@ from lraudit.scan.rules.common import (INITIAL_EPOCH_POSITION, callback_kinds, c
 from lraudit.scan.rules.counters import rebound
 
 
-def epoch_lr_callbacks(facts: ModuleFacts, train: Event) -> list[str]:
-    """Names of the callbacks on this fit() that set the learning rate from the epoch index."""
-    out = []
+def epoch_lr_callbacks(facts: ModuleFacts, train: Event) -> tuple[list[str], list[str]]:
+    """Names of the callbacks on this fit() that set the learning rate from the epoch index:
+    those known to, and `LearningRateScheduler`s whose function this module does not show."""
+    known, unknown = [], []
     kinds = callback_kinds(facts, train)
     for i, kind in kinds.items():
         api = train.objs[i].api or kind
         if kind == "keras.callbacks.LearningRateScheduler":
-            if scheduler_reads_epoch(facts, train.objs[i].node):
-                out.append(api.rsplit(".", 1)[-1])
+            reads = scheduler_reads_epoch(facts, train.objs[i].node)
+            if reads:
+                known.append(api.rsplit(".", 1)[-1])
+            elif reads is None:
+                unknown.append(api.rsplit(".", 1)[-1])
         elif api in facts.classes and writes_rate_per_epoch(facts, api):
-            out.append(api)
-    return out
+            known.append(api)
+    return known, unknown
 
 
-def scheduler_reads_epoch(facts: ModuleFacts, node: cst.CSTNode | None) -> bool:
+def scheduler_reads_epoch(facts: ModuleFacts, node: cst.CSTNode | None) -> bool | None:
     """Does the LearningRateScheduler's function use its epoch argument?  (`lambda e, lr: lr * 0.9`
-    decays per call whatever the epoch number, so restarts at 0 do not change it.)  Unknown
-    functions are assumed to."""
+    decays per call whatever the epoch number, so restarts at 0 do not change it.)  None when
+    the module does not show the function (`LearningRateScheduler(config.lr_fn)`, an imported
+    function): an unknown function is no evidence either way."""
     if not isinstance(node, cst.Call):
-        return True
+        return None
     arg = argument(node, "schedule", 0)
     fn = arg.value if arg is not None else None
     if isinstance(fn, cst.Name):
@@ -51,7 +56,7 @@ def scheduler_reads_epoch(facts: ModuleFacts, node: cst.CSTNode | None) -> bool:
         if not params:
             return False
         return _uses_name(fn.body, params[0].name.value)
-    return True
+    return None
 
 
 def writes_rate_per_epoch(facts: ModuleFacts, class_name: str) -> bool:
@@ -112,18 +117,28 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
                 continue  # computed: assume it advances with the loop
             if isinstance(initial.value, cst.Name) and rebound(facts.module, call, initial.value.value):
                 continue  # `done = 0 ... done += n`: advances, later in the loop body
-        consumers = epoch_lr_callbacks(facts, train)
-        if not consumers or _fresh_each_iteration(facts, train):
+        known, unknown = epoch_lr_callbacks(facts, train)
+        if not (known or unknown) or _fresh_each_iteration(facts, train):
             continue
         given = "a constant `initial_epoch`" if initial is not None else "no `initial_epoch`"
-        yield Hit(
-            call,
-            f"`{method}()` runs inside a loop with {given}: every call starts again at epoch 0, so "
-            f"`{consumers[0]}` sets the learning rate for epoch 0, 1, ... on each pass and the rate "
-            "never follows the schedule past the first call. Call `fit()` once with the total "
-            "`epochs`, or pass `initial_epoch=<epochs done so far>` and `epochs=<that + this chunk>` "
-            "on each call.",
-        )
+        advice = ("Call `fit()` once with the total `epochs`, or pass `initial_epoch=<epochs done so "
+                  "far>` and `epochs=<that + this chunk>` on each call.")
+        if known:
+            yield Hit(
+                call,
+                f"`{method}()` runs inside a loop with {given}: every call starts again at epoch 0, "
+                f"so `{known[0]}` sets the learning rate for epoch 0, 1, ... on each pass and the "
+                f"rate never follows the schedule past the first call. {advice}",
+            )
+        else:
+            yield Hit(
+                call,
+                f"`{method}()` runs inside a loop with {given}: every call starts again at epoch 0. "
+                f"If the function given to `{unknown[0]}` (defined outside this file) uses its "
+                "epoch argument, it sets the rate for epoch 0, 1, ... again on each pass. "
+                f"{advice}",
+                severity=Severity.INFO,
+            )
 
 
 RULE = Rule(

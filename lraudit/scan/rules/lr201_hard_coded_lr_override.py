@@ -30,9 +30,15 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         if not (restored or scheduled or resumes):
             continue  # a script that never resumes: the constant is just its rate (or its schedule)
         value = _constant_text(facts, write)
-        if scheduled:
+        if scheduled and write.detail.get("style") == "attribute":
             effect = (f"sets the learning rate to the constant {value} on an optimizer driven by a "
-                      "LearningRateSchedule: Keras 3 raises TypeError, Keras 2.11-2.15 silently ignores it")
+                      "LearningRateSchedule: Keras 3 and Keras 2.11-2.15 raise TypeError (the rate "
+                      "of a schedule is not settable)")
+        elif scheduled:
+            effect = (f"sets the learning rate to the constant {value} on an optimizer driven by a "
+                      "LearningRateSchedule: Keras 3 raises TypeError; Keras 2.11-2.15 writes it and "
+                      "recomputes the rate from the schedule at the next step, so the line silently "
+                      "has no effect")
         elif restored:
             effect = (f"sets the learning rate to the constant {value} after the optimizer was restored, "
                       "so the resumed run trains at that value instead of the rate the checkpoint held")

@@ -1,0 +1,86 @@
+"""Patterns from real training code and library test suites (issue 15), each reduced to the
+few lines that decide it: what lraudit must report there, and what it must not.
+
+Each case names the pattern of the issue it comes from; a case fails without its fix."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from lraudit.findings import Severity
+from lraudit.scan.rules import ALL_RULES
+from lraudit.scan.runner import scan_text
+
+CASES = {
+    # 16. The test asserts the very failure the rule describes.
+    "assert-raises-keras3-schedule-plus-callback": ("""
+        import keras
+        import pytest
+        from keras import callbacks, optimizers
+
+        def test_throws_when_optimizer_has_schedule(model, x, y):
+            lr_scheduler = callbacks.LearningRateScheduler(lambda step, lr: lr / 2)
+            model.compile(loss="mse", optimizer=optimizers.Adam(
+                learning_rate=optimizers.schedules.PolynomialDecay(0.1, 10)))
+            with pytest.raises(TypeError, match="not settable"):
+                model.fit(x, y, callbacks=[lr_scheduler], epochs=2)
+        """, set()),
+    "assert-raises-unittest-style": ("""
+        import tensorflow as tf
+
+        class T(tf.test.TestCase):
+            def test_plateau_with_schedule(self):
+                model = build()
+                sched = tf.keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+                model.compile("mse", optimizer=tf.keras.optimizers.SGD(sched))
+                with self.assertRaisesRegex(TypeError, "not settable"):
+                    model.fit(x, y, callbacks=[tf.keras.callbacks.ReduceLROnPlateau()])
+        """, set()),
+    # ... and the same call outside the assertion is reported.
+    "schedule-plus-callback-outside-a-test": ("""
+        import keras
+        from keras import callbacks, optimizers
+
+        model = build()
+        model.compile(loss="mse", optimizer=optimizers.Adam(
+            learning_rate=optimizers.schedules.PolynomialDecay(0.1, 10)))
+        model.fit(x, y, callbacks=[callbacks.ReduceLROnPlateau()], epochs=2)
+        """, {"LR202"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_pattern(name: str) -> None:
+    source, expected = CASES[name]
+    found = {f.code for f in scan_text(textwrap.dedent(source), f"{name}.py", ALL_RULES)
+             if f.severity > Severity.INFO}
+    assert found == expected
+
+
+@pytest.mark.parametrize("write, says", [
+    ("opt.learning_rate = 0.01", "Keras 3 and Keras 2.11-2.15 raise TypeError"),
+    ("tf.keras.backend.set_value(opt.learning_rate, 0.01)", "silently has no effect"),
+])
+def test_lr201_says_what_each_keras_does_with_each_kind_of_write(write: str, says: str) -> None:
+    """17. tf_keras refuses an assignment with TypeError; only set_value is silently undone."""
+    source = ("import tensorflow as tf\n"
+              "opt = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.ExponentialDecay(0.1, 100, 0.9))\n"
+              f"{write}\n")
+    (finding,) = [f for f in scan_text(source, "w.py", ALL_RULES) if f.code == "LR201"]
+    assert says in finding.message
+
+
+def test_an_imported_schedule_function_is_no_evidence_of_an_epoch_index() -> None:
+    """6. `LearningRateScheduler(cfg.lr_fn)` with `cfg` imported: LR004 says info, not warning."""
+    body = ("for stage in range(3):\n"
+            "    model.fit(x, y, epochs=5, callbacks=[keras.callbacks.LearningRateScheduler({fn})])\n")
+    head = "import keras\nfrom config import cfg, step_decay\nmodel = build()\n"
+    for fn in ("cfg.lr_fn", "step_decay"):
+        (finding,) = scan_text(head + body.format(fn=fn), "loop.py", ALL_RULES)
+        assert (finding.code, str(finding.severity)) == ("LR004", "info")
+        assert "defined outside this file" in finding.message
+    local = "def decay(epoch, lr):\n    return 0.1 * 0.5 ** epoch\n"
+    (finding,) = scan_text(head + local + body.format(fn="decay"), "loop.py", ALL_RULES)
+    assert (finding.code, str(finding.severity)) == ("LR004", "warning")
