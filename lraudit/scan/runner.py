@@ -12,7 +12,9 @@ import libcst as cst
 
 from lraudit.findings import Edit, Finding, Fix
 from lraudit.scan.budget import DEFAULT_BUDGET_S, check_parse_cost, summarise_literals
-from lraudit.scan.facts import ModuleFacts, build_facts, source_of
+from lraudit.scan.model import ModuleFacts
+from lraudit.scan.literals import source_of
+from lraudit.scan.facts import build_facts
 from lraudit.scan.names import Flavour
 from lraudit.scan.needs import needed
 from lraudit.scan.positions import Positions, parse_python

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from lraudit.scan.facts import literal_value
+from lraudit.scan.literals import literal_value
 from lraudit.scan.tree import path_to
 
 _MAX_ROUNDS = 8

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import ModuleFacts, argument, has_star_args, literal_value, source_of
+from lraudit.scan.model import ModuleFacts
+from lraudit.scan.literals import argument, has_star_args, literal_value, source_of
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, always_zero, describe_restore
 

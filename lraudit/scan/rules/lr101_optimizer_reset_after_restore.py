@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import OPTIMIZER, Event, ModuleFacts, has_star_args
+from lraudit.scan.model import OPTIMIZER, Event, ModuleFacts
+from lraudit.scan.literals import has_star_args
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import describe_restore, has_suffix, is_keras3_file, is_legacy_h5, trained_after

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import ModuleFacts
+from lraudit.scan.model import ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import has_suffix, is_keras3_file, is_legacy_h5, is_plain_sgd, trained_after

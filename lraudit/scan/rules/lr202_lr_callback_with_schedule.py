@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import ModuleFacts
+from lraudit.scan.model import ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import callback_kinds, has_schedule
 

@@ -13,7 +13,7 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import ModuleFacts
+from lraudit.scan.model import ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import full_model_checkpoints, is_full_model_save
 from lraudit.scan.rules.schedules import ScheduleClass, schedule_classes

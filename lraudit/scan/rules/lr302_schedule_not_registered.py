@@ -7,7 +7,8 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import ModuleFacts, keyword, source_of
+from lraudit.scan.model import ModuleFacts
+from lraudit.scan.literals import keyword, source_of
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.schedules import is_registered, schedule_classes, used_by_an_optimizer
 

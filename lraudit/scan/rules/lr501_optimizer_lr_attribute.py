@@ -11,7 +11,7 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import MODEL, Event, ModuleFacts
+from lraudit.scan.model import MODEL, Event, ModuleFacts
 from lraudit.scan.rules import FixSpec, Hit, Rule
 from lraudit.scan.rules.migration import keras3_severity
 

@@ -13,7 +13,8 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import SCHEDULE, ModuleFacts, Obj, argument, keyword, literal_value
+from lraudit.scan.model import SCHEDULE, ModuleFacts, Obj
+from lraudit.scan.literals import argument, keyword, literal_value
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
 from lraudit.scan.rules.migration import (inverse_time_decay_spelling, is_legacy, optimizer_constructions,

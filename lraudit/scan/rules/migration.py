@@ -8,7 +8,7 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.facts import OPTIMIZER, ModuleFacts, Obj
+from lraudit.scan.model import OPTIMIZER, ModuleFacts, Obj
 from lraudit.scan.names import Flavour, canonical
 
 # Keras optimizers whose constructor takes `learning_rate` (positional 0) and `**kwargs`.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from lraudit.scan.facts import OPTIMIZER, ModuleFacts
+from lraudit.scan.model import OPTIMIZER, ModuleFacts
 from lraudit.scan.names import dotted_name
 
 BASE = "keras.optimizers.schedules.LearningRateSchedule"
