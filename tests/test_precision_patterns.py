@@ -84,3 +84,40 @@ def test_an_imported_schedule_function_is_no_evidence_of_an_epoch_index() -> Non
     local = "def decay(epoch, lr):\n    return 0.1 * 0.5 ** epoch\n"
     (finding,) = scan_text(head + local + body.format(fn="decay"), "loop.py", ALL_RULES)
     assert (finding.code, str(finding.severity)) == ("LR004", "warning")
+
+
+DEAD_BRANCH = """
+import keras
+AUGMENT = {flag}
+model = keras.models.load_model("checkpoints/last.keras")
+if not AUGMENT:
+    model.fit(x, y, epochs=10)
+else:
+    model.fit(datagen.flow(x, y), epochs=10, initial_epoch=initial)
+"""
+
+
+def test_a_flag_set_once_at_the_top_decides_its_branches() -> None:
+    """8. `AUGMENT = True` once at module level: `if not AUGMENT: fit(...)` never runs."""
+    codes = lambda flag: {f.code for f in scan_text(DEAD_BRANCH.format(flag=flag), "t.py", ALL_RULES)}  # noqa: E731
+    assert "LR001" not in codes("True")
+    assert "LR001" in codes("False")
+    # a flag the script can change is not a constant: both branches count
+    changed = DEAD_BRANCH.format(flag="True") + "AUGMENT = args.augment\n"
+    assert "LR001" in {f.code for f in scan_text(changed, "t.py", ALL_RULES)}
+    as_param = DEAD_BRANCH.format(flag="True") + "def run(AUGMENT=False):\n    pass\n"
+    assert "LR001" in {f.code for f in scan_text(as_param, "t.py", ALL_RULES)}
+
+
+@pytest.mark.parametrize("test, truth", [
+    ("FLAG", True), ("not FLAG", False), ("FLAG and OTHER", None), ("FLAG or OTHER", True),
+    ("MODE == 'train'", True), ("MODE != 'train'", False), ("MODE == other", None),
+    ("not (FLAG and OFF)", True), ("OFF or OFF", False),
+])
+def test_static_truth_of_a_test(test: str, truth: bool | None) -> None:
+    import libcst as cst
+
+    from lraudit.scan.constants import static_truth
+
+    constants = {"FLAG": True, "OFF": False, "MODE": "train"}
+    assert static_truth(cst.parse_expression(test), constants) is truth

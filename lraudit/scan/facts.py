@@ -26,6 +26,7 @@ from typing import Iterator, Mapping
 import libcst as cst
 from pyrsistent import PMap, pmap
 
+from lraudit.scan.constants import module_constants, static_truth
 from lraudit.scan.interp_calls import Calls
 from lraudit.scan.literals import literal_value, path_text, source_of
 from lraudit.scan.model import (CALLBACK, CHECKPOINT, LIST, MODEL, OPTIMIZER, TUPLE, UNKNOWN, Event,
@@ -87,9 +88,10 @@ class _Frame:
 
 
 class _Interpreter(Calls):
-    def __init__(self, module: cst.Module, imports: ImportTable) -> None:
+    def __init__(self, module: cst.Module, imports: ImportTable, source: str = "") -> None:
         self.module = module
         self.imports = imports
+        self.constants = module_constants(module, source) if source else {}
         self.state = _State(pmap(), pmap(), pmap())
         self.outer_envs: list[PMap] = []  # enclosing frames, innermost last
         # Every key written, in order: a branch remembers where the logs stood when it began
@@ -465,6 +467,15 @@ class _Interpreter(Calls):
 
     def branch(self, stmt: cst.If) -> None:
         self.eval(stmt.test)
+        decided = static_truth(stmt.test, self.constants) if self.constants else None
+        if decided is not None:  # a flag set once at the top decides it: one way only runs
+            if decided:
+                self.block(stmt.body)
+            elif isinstance(stmt.orelse, cst.If):
+                self.branch(stmt.orelse)
+            elif stmt.orelse is not None:
+                self.block(stmt.orelse.body)
+            return
         guarded = bool(_EXISTS_HINTS.search(source_of(stmt.test)))
         before, mark = self.state.copy(), self.mark()
         self.conditional += guarded
@@ -542,7 +553,7 @@ _KERAS2_ONLY_ARGS = re.compile(r"\bsave_before_preemption\s*=")
 def build_facts(module: cst.Module, source: str = "") -> ModuleFacts:
     imports = ImportTable()
     imports.env_legacy_keras = bool(_LEGACY_ENV.search(source) or _KERAS2_ONLY_ARGS.search(source))
-    interp = _Interpreter(module, imports)
+    interp = _Interpreter(module, imports, source)
     interp.run()
     return ModuleFacts(module=module, imports=imports, flavour=imports.flavour(), events=interp.events,
                        objs=interp.state.objs, classes=interp.classes, class_bases=interp.class_bases,
