@@ -121,3 +121,21 @@ def test_static_truth_of_a_test(test: str, truth: bool | None) -> None:
 
     constants = {"FLAG": True, "OFF": False, "MODE": "train"}
     assert static_truth(cst.parse_expression(test), constants) is truth
+
+
+def test_a_checkpoint_of_the_model_alone_restores_into_the_first_compile() -> None:
+    """2. `tf.train.Checkpoint(model=model)` restored before `compile(optimizer=opt)`: deferred
+    restoration fills `opt` when it is built, so nothing was discarded."""
+    deferred = """
+import tensorflow as tf
+model = build_model()
+ckpt = tf.train.Checkpoint(model=model)
+ckpt.restore(tf.train.latest_checkpoint("ckpts")).expect_partial()
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+model.fit(ds, epochs=10, initial_epoch=start)
+"""
+    assert "LR101" not in {f.code for f in scan_text(deferred, "t.py", ALL_RULES)}
+    # the checkpoint tracked an optimizer, and compile() builds another one: that one is fresh
+    tracked = deferred.replace("Checkpoint(model=model)", "Checkpoint(model=model, optimizer=opt)")
+    tracked = tracked.replace("model = build_model()", "model = build_model()\nopt = tf.keras.optimizers.Adam(1e-3)")
+    assert "LR101" in {f.code for f in scan_text(tracked, "t.py", ALL_RULES)}

@@ -26,7 +26,13 @@ def _restored_into_new_optimizer(facts: ModuleFacts, restore: Event, compiled_at
     if source == "load_model":
         return True
     if source == "checkpoint":
-        return True
+        tracked = [i for i in restore.targets if i in restore.objs and restore.objs[i].kind == OPTIMIZER]
+        if tracked or compiled_at_restore:
+            return True
+        # `tf.train.Checkpoint(model=model)` restored before the first compile(): the restore is
+        # deferred, and TensorFlow fills the optimizer's variables from the checkpoint when
+        # compile() and the first step create them, so the counter does come back (Keras 2).
+        return None if facts.flavour is Flavour.KERAS3 else False
     if source != "load_weights":
         return False
     path = restore.detail.get("path")
