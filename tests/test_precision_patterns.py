@@ -139,3 +139,24 @@ model.fit(ds, epochs=10, initial_epoch=start)
     tracked = deferred.replace("Checkpoint(model=model)", "Checkpoint(model=model, optimizer=opt)")
     tracked = tracked.replace("model = build_model()", "model = build_model()\nopt = tf.keras.optimizers.Adam(1e-3)")
     assert "LR101" in {f.code for f in scan_text(tracked, "t.py", ALL_RULES)}
+
+
+def test_an_optimizer_attached_to_a_checkpoint_as_an_attribute_is_tracked() -> None:
+    """14. `ckpt = tf.train.Checkpoint(); ckpt.opt = opt` saves the optimizer too."""
+    source = """
+import tensorflow as tf
+model = build_model()
+opt = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.ExponentialDecay(1e-3, 1000, 0.9))
+ckpt = tf.train.Checkpoint(model=model)
+{attach}
+manager = tf.train.CheckpointManager(ckpt, "ckpts", max_to_keep=3)
+ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+for x, y in ds:
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x))
+    opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+    manager.save()
+"""
+    codes = lambda attach: {f.code for f in scan_text(source.format(attach=attach), "t.py", ALL_RULES)}  # noqa: E731
+    assert "LR102" not in codes("ckpt.opt = opt")
+    assert "LR102" in codes("pass")

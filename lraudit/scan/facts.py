@@ -283,6 +283,8 @@ class _Interpreter(Calls):
             self.emit("freeze", target, owners)
         for owner in owners:
             self.set_attr(owner, attr, value)
+            if self.get(owner).kind == CHECKPOINT:  # `ckpt.optimizer = opt`: tracked like an argument
+                self.update(frozenset({owner}), members=self.get(owner).members | value)
 
     def _optimizer_like(self, expr: cst.BaseExpression, owners: frozenset[int]) -> bool:
         if isinstance(expr, cst.Attribute) and expr.attr.value in ("optimizer", "inner_optimizer"):

@@ -69,6 +69,8 @@ def _checkpoints(facts: ModuleFacts) -> Iterator[Hit]:
         if not stepped:
             continue
         members = frozenset().union(*create.detail["args"].values()) if create.detail["args"] else frozenset()
+        # and what was attached later (`ckpt.optimizer = opt`), as the final state records it
+        members = members.union(*(facts.objs[c].members for c in create.targets if c in facts.objs))
         tracked = facts.reachable(members)
         # `model.optimizer` is tracked by the model: a Checkpoint holding the model holds it.
         if any(i in tracked or facts.objs[i].owner in tracked for i in stepped):
