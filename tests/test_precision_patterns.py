@@ -160,3 +160,21 @@ for x, y in ds:
     codes = lambda attach: {f.code for f in scan_text(source.format(attach=attach), "t.py", ALL_RULES)}  # noqa: E731
     assert "LR102" not in codes("ckpt.opt = opt")
     assert "LR102" in codes("pass")
+
+
+def test_third_party_optimizers_are_optimizers() -> None:
+    """7. A TensorFlow Addons optimizer is an optimizer: its rate written after a restore is an
+    override, and built after a restore it replaces the restored one."""
+    source = """
+import tensorflow as tf
+import tensorflow_addons as tfa
+model = tf.keras.models.load_model("checkpoints/last.h5")
+opt = {optimizer}
+opt.learning_rate = 0.01
+model.compile(optimizer=opt, loss="mse")
+model.fit(x, y, epochs=10, initial_epoch=5)
+"""
+    for optimizer in ("tfa.optimizers.LazyAdam(1e-3)",
+                      "tfa.optimizers.Lookahead(tf.keras.optimizers.Adam(1e-3))"):
+        found = {f.code for f in scan_text(source.format(optimizer=optimizer), "t.py", ALL_RULES)}
+        assert found == {"LR101", "LR201"}, optimizer

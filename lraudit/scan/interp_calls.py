@@ -23,6 +23,12 @@ _MODEL_CTORS = ("keras.Model", "keras.Sequential", "keras.models.model_from_json
                 "keras.models.model_from_config", "keras.models.model_from_yaml",
                 "keras.models.clone_model")
 _TRAIN_METHODS = {"fit", "fit_generator", "train_on_batch"}
+# Optimizer classes of libraries built on Keras: constructed, they are optimizers like Keras's
+# own (fresh, with a rate), so restores, recompiles and checkpoints involving them are judged
+# alike.  (TensorFlow Addons, the TF Model Garden, Hugging Face's TF optimizers, Larq.)
+THIRD_PARTY_OPTIMIZERS = ("tensorflow_addons.optimizers.", "official.modeling.optimization.",
+                          "official.nlp.optimization.", "transformers.optimization_tf.",
+                          "transformers.AdamWeightDecay", "larq.optimizers.")
 
 
 class Calls:
@@ -215,6 +221,8 @@ class Calls:
             return frozenset({self.new(OPTIMIZER, api=canon, node=call, lr=lr, members=inner)})
         if canon.startswith("keras.optimizers.") and leaf[:1].isupper() and leaf not in ("Optimizer",):
             return self.construct_optimizer(canon, call)
+        if canon.startswith(THIRD_PARTY_OPTIMIZERS) and leaf[:1].isupper():
+            return self.construct_optimizer(canon, call)
         if canon == "keras.optimizers.get":
             args = self.args(call)
             return frozenset({self.new(OPTIMIZER, api=canon, node=call, lr=frozenset())})
@@ -273,6 +281,11 @@ class Calls:
 
     def construct_optimizer(self, canon: str, call: cst.Call) -> frozenset[int]:
         args = self.args(call)
+        inner = frozenset(i for i in args.get("optimizer") or args.get("0") or ()
+                          if self.get(i).kind == OPTIMIZER)
+        if inner:  # a wrapper (tfa's Lookahead, MovingAverage): the rate is the inner optimizer's
+            lr = frozenset().union(*(self.get(i).lr for i in inner))
+            return frozenset({self.new(OPTIMIZER, api=canon, node=call, lr=lr, members=inner)})
         lr = args.get("learning_rate") or args.get("lr") or args.get("0") or frozenset()
         kwargs = tuple(a.keyword.value for a in call.args if a.keyword is not None)
         return frozenset({self.new(OPTIMIZER, api=canon, node=call, lr=lr, opt_args=kwargs)})
