@@ -178,3 +178,28 @@ model.fit(x, y, epochs=10, initial_epoch=5)
                       "tfa.optimizers.Lookahead(tf.keras.optimizers.Adam(1e-3))"):
         found = {f.code for f in scan_text(source.format(optimizer=optimizer), "t.py", ALL_RULES)}
         assert found == {"LR101", "LR201"}, optimizer
+
+
+LOAD_AFTER_COMPILE = """
+import tensorflow as tf
+{extra}
+model = build_model()
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+model.load_weights({path})
+model.{fit}(x, y, epochs=20, initial_epoch=10)
+"""
+
+
+@pytest.mark.parametrize("extra, path, fit, expected", [
+    ("", '"ckpt/last.weights.h5"', "fit", {"LR103"}),
+    # 3. code that cannot run on Keras 3 is Keras 2 code: no Keras 3 mechanism applies
+    ("", '"ckpt/last.weights.h5"', "fit_generator", set()),
+    ("cb = tf.keras.callbacks.ModelCheckpoint('w.h5', period=5)", '"ckpt/last.weights.h5"', "fit", set()),
+    # a TF-format prefix, and paths lraudit cannot resolve, are no evidence of a Keras 3 file
+    ("", '"ckpt/model.ckpt"', "fit", set()),
+    ("import sys", "sys.argv[1]", "fit", set()),
+    ("import os", "os.path.join(args.out, name)", "fit", set()),
+])
+def test_lr103_needs_evidence_of_keras3(extra: str, path: str, fit: str, expected: set) -> None:
+    source = LOAD_AFTER_COMPILE.format(extra=extra, path=path, fit=fit)
+    assert {f.code for f in scan_text(source, "t.py", ALL_RULES)} & {"LR103"} == expected

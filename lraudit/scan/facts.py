@@ -548,8 +548,12 @@ class _Interpreter(Calls):
 _ASSERT_RAISES = frozenset({"assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
 
 _LEGACY_ENV = re.compile(r"TF_USE_LEGACY_KERAS['\"]\s*\]?\s*[,=:]\s*['\"]?(1|true|True)")
-# Arguments only Keras 2 accepts (Keras 3 raises TypeError on them): the code runs on Keras 2.
-_KERAS2_ONLY_ARGS = re.compile(r"\bsave_before_preemption\s*=")
+# Arguments and methods only Keras 2 has (Keras 3 raises on them): a script that uses them runs
+# on Keras 2, whatever it imports.  (`lr=` and `.lr` are left to LR501/LR503, which say what
+# each Keras does with them.)
+_KERAS2_ONLY_ARGS = re.compile(
+    r"\bsave_before_preemption\s*=|\.(?:fit|evaluate|predict)_generator\s*\(|\bsave_format\s*="
+    r"|\buse_multiprocessing\s*=|ModelCheckpoint\([^)]*\bperiod\s*=")
 
 
 def build_facts(module: cst.Module, source: str = "") -> ModuleFacts:

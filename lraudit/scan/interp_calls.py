@@ -186,6 +186,10 @@ class Calls:
         text = path_text(arg.value if arg else None, self.str_consts)
         if text is None and value and any(self.get(i).value == "<latest>" for i in value):
             return "<latest>"
+        if text is None and value:  # a parameter of the module's own helper: what it was given
+            strings = {self.get(i).value for i in value if self.get(i).kind == CONST}
+            if len(strings) == 1 and isinstance(next(iter(strings)), str):
+                return next(iter(strings))
         return text
 
     # -- API calls ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from lraudit.findings import Severity
 from lraudit.scan.model import ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import has_suffix, is_keras3_file, is_legacy_h5, is_plain_sgd, trained_after
+from lraudit.scan.rules.common import is_keras3_file, is_legacy_h5, is_plain_sgd, trained_after
 
 
 def check(facts: ModuleFacts) -> Iterator[Hit]:
@@ -20,8 +20,11 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         path = restore.detail.get("path")
         if is_legacy_h5(path):
             continue  # holds no optimizer at all (LR102)
-        if path is not None and not has_suffix(path) and "{" not in path:
-            continue  # a TF-format prefix: only Keras 2 reads it, and it restores lazily
+        if path is None or path == "<latest>":
+            if facts.flavour is not Flavour.KERAS3:
+                continue  # `sys.argv[1]`, `args.ckpt`: an unknown path is no evidence of Keras 3
+        elif not is_keras3_file(path):
+            continue  # a TF-format prefix (`x.ckpt`, no suffix): only Keras 2 reads it, lazily
         for model_id in restore.targets:
             model = restore.objs.get(model_id)
             if model is None or not model.compiled or not model.optimizers:
@@ -33,7 +36,7 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
                 continue  # no slot variables: the variable counts match and the restore works
             if trained_after(facts, restore, frozenset({model_id})) is None:
                 continue
-            certain = is_keras3_file(path) or facts.flavour is Flavour.KERAS3
+            certain = is_keras3_file(path)
             yield Hit(
                 restore.node,
                 "`load_weights()` right after `compile()` loads into an optimizer that has no variables "
