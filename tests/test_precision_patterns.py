@@ -203,3 +203,47 @@ model.{fit}(x, y, epochs=20, initial_epoch=10)
 def test_lr103_needs_evidence_of_keras3(extra: str, path: str, fit: str, expected: set) -> None:
     source = LOAD_AFTER_COMPILE.format(extra=extra, path=path, fit=fit)
     assert {f.code for f in scan_text(source, "t.py", ALL_RULES)} & {"LR103"} == expected
+
+
+ROUND_TRIP = """
+import keras
+model = keras.Sequential([keras.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+model.save("model.keras")
+model = keras.models.load_model("model.keras")
+model.fit(x, y)
+"""
+
+
+@pytest.mark.parametrize("path, severity", [
+    ("train.py", "error"), ("src/pkg/train.py", "error"),
+    ("tests/test_saving.py", "info"), ("keras/src/saving/saving_lib_test.py", "info"),
+    ("pkg/tests/helpers.py", "info"), ("conftest.py", "info"),
+])
+def test_findings_in_test_code_are_info(path: str, severity: str) -> None:
+    """16. Library test suites save, load and fit on purpose: info there, never failing a run."""
+    (finding,) = scan_text(ROUND_TRIP, path, ALL_RULES)
+    assert (finding.code, str(finding.severity)) == ("LR001", severity)
+    assert finding.message.endswith("(In test code: reported as info.)") == (severity == "info")
+
+
+EXPORT = """
+import keras
+model = keras.models.load_model("checkpoints/last.keras")
+model.fit(x, y, epochs=10, initial_epoch=5)
+model.save("export/model.keras", include_optimizer=False)
+{more}
+"""
+
+
+def test_include_optimizer_false_is_a_hazard_only_for_a_file_a_resume_reads() -> None:
+    """5. An export after training (nothing resumes from it): info; the same save in a
+    script that resumes, or made each epoch, keeps its severity."""
+    findings = scan_text(EXPORT.format(more=""), "train.py", ALL_RULES)
+    lr102 = [f for f in findings if f.code == "LR102"]
+    assert [str(f.severity) for f in lr102] == ["warning"]  # this script resumes (and trains after)
+    export_only = EXPORT.replace('model = keras.models.load_model("checkpoints/last.keras")',
+                                 "model = build()").replace(", initial_epoch=5", "")
+    (finding,) = [f for f in scan_text(export_only.format(more=""), "train.py", ALL_RULES) if f.code == "LR102"]
+    assert str(finding.severity) == "info" and "export" in finding.message

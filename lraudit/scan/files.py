@@ -162,3 +162,25 @@ def _walk(root: Path, exclude: tuple[str, ...], found: Discovery) -> Iterator[Pa
             elif not matches_any(rel, exclude) and not _ignored(patterns, rel, False):
                 yield Path(entry.path)
         stack.extend(reversed(subdirs))
+
+
+_TEST_DIRS = frozenset({"test", "tests", "testing"})
+
+
+def is_test_code(path: str) -> bool:
+    """A test module (`test_*.py`, `*_test.py`, `conftest.py`, or under a `tests/` folder).
+
+    Tests save, load and fit on purpose to check that saving works, and assert the very
+    failures the rules describe; they are not training runs anyone resumes.  Their findings
+    are reported as info (never failing a run at the default `--fail-on warning`)."""
+    if os.path.isabs(path):  # only the folders below the working directory say "tests"
+        try:
+            relative = os.path.relpath(path)
+        except ValueError:  # another drive
+            relative = path
+        path = relative if not relative.startswith("..") else "/".join(Path(path).parts[-2:])
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    if name.startswith("test_") or name.endswith(("_test.py", "_tests.py")) or name in ("conftest.py", "tests.py"):
+        return True
+    return any(part in _TEST_DIRS for part in parts[:-1])

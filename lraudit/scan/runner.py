@@ -10,11 +10,12 @@ from typing import Iterable
 
 import libcst as cst
 
-from lraudit.findings import Edit, Finding, Fix
+from lraudit.findings import Edit, Finding, Fix, Severity
 from lraudit.scan.budget import DEFAULT_BUDGET_S, check_parse_cost, summarise_literals
-from lraudit.scan.model import ModuleFacts
-from lraudit.scan.literals import source_of
 from lraudit.scan.facts import build_facts
+from lraudit.scan.files import is_test_code
+from lraudit.scan.literals import source_of
+from lraudit.scan.model import ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.needs import needed
 from lraudit.scan.positions import Positions, parse_python
@@ -200,6 +201,11 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
         )
     if summarised is not text:
         _drop_fixes_over_summaries(findings, text, summarised)
+    if is_test_code(path):
+        for key, finding in findings.items():
+            if finding.severity > Severity.INFO:
+                findings[key] = replace(finding, severity=Severity.INFO,
+                                        message=finding.message + " (In test code: reported as info.)")
     return sorted(findings.values(), key=lambda f: f.sort_key)
 
 

@@ -95,7 +95,8 @@ def _saves(facts: ModuleFacts) -> Iterator[Hit]:
     # `save_weights()` to a plain `.h5` is a resume checkpoint only in a script that resumes:
     # otherwise it is as likely an export, the best epoch kept for evaluation, or weights for
     # another program.  (A periodic weights-only ModelCheckpoint is the resume checkpoint.)
-    resumes = any(facts.is_resume(r) for r in facts.of_kind("restore"))
+    resumes = any(facts.is_resume(r) and trained_after(facts, r, r.targets)
+                  for r in facts.of_kind("restore"))
     for save in facts.of_kind("save"):
         call = save.call
         if call is None:
@@ -104,9 +105,15 @@ def _saves(facts: ModuleFacts) -> Iterator[Hit]:
         opts = _model_optimizers(facts, save.targets)
         include = keyword(call, "include_optimizer")
         if source in ("save", "save_model") and include is not None and literal_value(include.value) is False:
+            # Deliberate for an export (serving, another program); a hazard when this file is
+            # what a resume reads: the script resumes, or saves like this as it trains.
+            checkpoint = resumes or _periodic(facts, save)
             yield Hit(call, "The model is saved with `include_optimizer=False`, "
-                            f"{_RESTARTS}. Save with the optimizer (the default) to resume from this file.",
-                      severity=_severity(facts, opts))
+                            f"{_RESTARTS}. Save with the optimizer (the default) to resume from this file."
+                            + ("" if checkpoint else " (This script neither resumes nor saves like "
+                                                     "this while it trains: if the file is an export, "
+                                                     "ignore this.)"),
+                      severity=_severity(facts, opts) if checkpoint else Severity.INFO)
         elif (source == "save_weights" and is_legacy_h5(save.detail.get("path")) and _periodic(facts, save)
               and resumes):
             yield Hit(call, "`save_weights()` to a plain `.h5` file stores layer weights only, never the "
