@@ -247,3 +247,33 @@ def test_include_optimizer_false_is_a_hazard_only_for_a_file_a_resume_reads() ->
                                  "model = build()").replace(", initial_epoch=5", "")
     (finding,) = [f for f in scan_text(export_only.format(more=""), "train.py", ALL_RULES) if f.code == "LR102"]
     assert str(finding.severity) == "info" and "export" in finding.message
+
+
+WARM_START = """
+import argparse
+import tensorflow as tf
+parser = argparse.ArgumentParser()
+parser.add_argument("--weights", default=None, help={help!r})
+parser.add_argument("--pretrained", action="store_true")
+args = parser.parse_args()
+model = build_model()
+{load}
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+model.fit(x, y, epochs=10, callbacks=[tf.keras.callbacks.LearningRateScheduler(lambda e, lr: 0.1 * 0.9 ** e)])
+"""
+
+
+@pytest.mark.parametrize("load, help, resume", [
+    ("if args.pretrained:\n    model.load_weights(args.weights)", "weights file", False),
+    ("model.load_weights(args.weights)", "pretrained weights for fine tuning", False),
+    ("model.load_weights(args.weights, skip_mismatch=True)", "weights file", False),
+    # a resume stays a resume: by_name=True alone, or an option that says nothing of pre-training
+    ("model.load_weights(args.weights, by_name=True)", "weights file", True),
+    ("model.load_weights(args.weights)", "checkpoint to resume from", True),
+])
+def test_a_warm_start_is_not_a_resume(load: str, help: str, resume: bool) -> None:
+    """1. and missed 3.: loads gated by a pretrained flag, or whose option is documented as
+    pretrained weights, are warm starts; `by_name=True` alone is no evidence of one."""
+    source = WARM_START.format(load=load, help=help)
+    codes = {f.code for f in scan_text(source, "train.py", ALL_RULES) if f.severity > Severity.INFO}
+    assert ("LR001" in codes) is resume, codes

@@ -116,9 +116,11 @@ class _Interpreter(Calls):
         self.located: dict[int, tuple[int, cst.CSTNode]] = {}
         self.current_top = 0
         self.current_stmt: cst.CSTNode = module
-        self.def_top: dict[int, int] = {}
+        self.def_top: dict[int, int] = {}  # id(FunctionDef/ClassDef) -> its module-level statement
         self.attr_owners: dict[int, set[str]] = {}  # owner id -> attributes ever set on it
-        self.raising = 0  # depth of `with pytest.raises(...)` / `self.assertRaises(...)` blocks  # id(FunctionDef/ClassDef) -> its module-level statement
+        self.raising = 0  # depth of `with pytest.raises(...)` / `self.assertRaises(...)` blocks
+        self.guards: list[str] = []  # the tests of the enclosing `if` bodies, innermost last
+        self.option_help = option_help(source)  # argparse/absl option -> its help text
 
     # -- objects -----------------------------------------------------------------------------
     def new(self, kind: str = UNKNOWN, **fields: object) -> int:
@@ -482,8 +484,12 @@ class _Interpreter(Calls):
         before, mark = self.state.copy(), self.mark()
         self.conditional += guarded
         self.if_depth += 1
+        self.guards.append(source_of(stmt.test))
         try:
             self.block(stmt.body)
+        finally:
+            self.guards.pop()
+        try:
             taken = self.state
             self.state = before
             if isinstance(stmt.orelse, cst.If):
@@ -554,6 +560,19 @@ _LEGACY_ENV = re.compile(r"TF_USE_LEGACY_KERAS['\"]\s*\]?\s*[,=:]\s*['\"]?(1|tru
 _KERAS2_ONLY_ARGS = re.compile(
     r"\bsave_before_preemption\s*=|\.(?:fit|evaluate|predict)_generator\s*\(|\bsave_format\s*="
     r"|\buse_multiprocessing\s*=|ModelCheckpoint\([^)]*\bperiod\s*=")
+
+
+_ADD_OPTION = re.compile(
+    r"""(?:add_argument|DEFINE_\w+)\(\s*['"]-*([\w-]+)['"](?:(?!add_argument|DEFINE_).){0,400}?"""
+    r"""help\s*=\s*(?:[rubf]*)(['"])(.*?)\2""", re.DOTALL)
+
+
+def option_help(source: str) -> dict[str, str]:
+    """`--init-weights` declared with `help="pretrained weights for fine tuning"` -> that help,
+    keyed by the attribute name the script reads (`args.init_weights`)."""
+    if "help" not in source:
+        return {}
+    return {name.replace("-", "_"): text for name, _, text in _ADD_OPTION.findall(source)}
 
 
 def build_facts(module: cst.Module, source: str = "") -> ModuleFacts:

@@ -23,6 +23,11 @@ _MODEL_CTORS = ("keras.Model", "keras.Sequential", "keras.models.model_from_json
                 "keras.models.model_from_config", "keras.models.model_from_yaml",
                 "keras.models.clone_model")
 _TRAIN_METHODS = {"fit", "fit_generator", "train_on_batch"}
+# Words of a flag test or an option's help text that mark a load as a warm start.
+_WARM_START_TEXT = re.compile(r"pre[-_ ]?train|fine[-_ ]?tun|transfer|imagenet|warm[-_ ]?start|"
+                              r"init(?:ial(?:ise|ize)?)?[-_ ]?(?:weights|from|model)", re.IGNORECASE)
+# `args.weights`, `FLAGS.init_checkpoint`, `config.pretrained`: an option's value.
+_OPTION = re.compile(r"(?:args|opts?|options|flags|FLAGS|config|cfg|hparams|params)\.(\w+)")
 # Optimizer classes of libraries built on Keras: constructed, they are optimizers like Keras's
 # own (fresh, with a rate), so restores, recompiles and checkpoints involving them are judged
 # alike.  (TensorFlow Addons, the TF Model Garden, Hugging Face's TF optimizers, Larq.)
@@ -310,14 +315,23 @@ class Calls:
         return frozenset({self.new(node=call, api=name)})
 
     def _fine_tune(self, call: cst.Call) -> bool:
-        for kw in ("by_name", "skip_mismatch"):
-            arg = keyword(call, kw)
-            if arg is not None and literal_value(arg.value) is True:
-                return True
+        """Evidence that a load is a warm start, not a resume: `skip_mismatch=True` (another
+        architecture), a path that names pre-trained weights, a load under `if` a flag that says
+        so (`if args.pretrained:`), or a path argument whose command-line help says so
+        ("pretrained weights for fine tuning").  `by_name=True` alone is no evidence: resumes
+        use it too."""
+        arg = keyword(call, "skip_mismatch")
+        if arg is not None and literal_value(arg.value) is True:
+            return True
         first = call.args[0].value if call.args else None
         text = path_text(first, self.str_consts) if first is not None else None
         raw = source_of(first) if first is not None else ""
-        return bool(_FINE_TUNE_HINTS.search(text or "") or _FINE_TUNE_HINTS.search(raw))
+        if _FINE_TUNE_HINTS.search(text or "") or _FINE_TUNE_HINTS.search(raw):
+            return True
+        if any(_WARM_START_TEXT.search(guard) for guard in self.guards):
+            return True
+        option = _OPTION.fullmatch(raw.strip())
+        return bool(option and _WARM_START_TEXT.search(self.option_help.get(option.group(1), "")))
 
     # -- method calls ------------------------------------------------------------------------
     def method(self, owners: frozenset[int], name: str, call: cst.Call) -> frozenset[int]:
