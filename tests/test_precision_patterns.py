@@ -277,3 +277,29 @@ def test_a_warm_start_is_not_a_resume(load: str, help: str, resume: bool) -> Non
     source = WARM_START.format(load=load, help=help)
     codes = {f.code for f in scan_text(source, "train.py", ALL_RULES) if f.severity > Severity.INFO}
     assert ("LR001" in codes) is resume, codes
+
+
+def _fixture_and_page_sources():
+    from lraudit.scan.rules import ALL_RULES as rules
+    from pathlib import Path
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted((root / "fixtures" / "scripts").glob("*.py")):
+        yield path.name, path.read_text(encoding="utf-8")
+    for rule in rules:
+        page = rule.doc_path.read_text(encoding="utf-8")
+        for i, block in enumerate(re.findall(r"```python\n(.*?)```", page, re.DOTALL)):
+            yield f"{rule.code}-{i}", block
+
+
+def test_every_restore_finding_says_why_the_load_is_a_resume() -> None:
+    """Done-means of issue 15: each error or warning about a restored model names its evidence."""
+    checked = 0
+    for name, source in _fixture_and_page_sources():
+        for finding in scan_text(source, f"{name}.py", ALL_RULES):
+            if finding.code in ("LR001", "LR101", "LR103") and finding.severity > Severity.INFO:
+                assert "lraudit reads" in finding.message and "as a resume" in finding.message, \
+                    (name, finding.message)
+                checked += 1
+    assert checked >= 15

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from lraudit.config import Config
 from lraudit.findings import Finding
+from lraudit.scan.budget import DEFAULT_BUDGET_S
 from lraudit.scan.cache import ResultCache, config_key
 from lraudit.scan.catalog import codes_for, select_codes
 from lraudit.scan.files import discover
 from lraudit.scan.source import FileResult
-from lraudit.scan.budget import DEFAULT_BUDGET_S
 from lraudit.scan.worker import Job, scan_batch, scan_job
 
 

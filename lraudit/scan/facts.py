@@ -29,10 +29,19 @@ from pyrsistent import PMap, pmap
 from lraudit.scan.constants import module_constants, static_truth
 from lraudit.scan.interp_calls import Calls
 from lraudit.scan.literals import literal_value, path_text, source_of
-from lraudit.scan.model import (CALLBACK, CHECKPOINT, LIST, MODEL, OPTIMIZER, TUPLE, UNKNOWN, Event,
-                                ModuleFacts, Obj)
+from lraudit.scan.model import (
+    CALLBACK,
+    CHECKPOINT,
+    LIST,
+    MODEL,
+    OPTIMIZER,
+    TUPLE,
+    UNKNOWN,
+    Event,
+    ModuleFacts,
+    Obj,
+)
 from lraudit.scan.names import ImportTable, dotted_name
-
 
 MAX_INLINE_DEPTH = 6
 _EXISTS_HINTS = re.compile(r"exists|isfile|isdir|latest|glob|listdir|scandir|iterdir")
@@ -166,7 +175,7 @@ class _Interpreter(Calls):
                       targets=targets, objs=self.state.objs, loop_depth=self.loop_depth,
                       conditional=self.conditional > 0, if_depth=self.if_depth, detail=dict(detail),
                       env=self._visible_env(), loop_start=self.loops[-1] if self.loops else None,
-                      raises=self.raising > 0)
+                      raises=self.raising > 0, guards=tuple(self.guards))
         self.events.append(event)
         return event
 

@@ -28,7 +28,14 @@ from typing import Iterable
 from lraudit.findings import Edit, Finding, Fix
 from lraudit.scan.project import Pins, project_pins
 from lraudit.scan.rules import Rule
-from lraudit.scan.runner import FileResult, InputError, decode, parse, read_source, scan_text
+from lraudit.scan.runner import (
+    FileResult,
+    InputError,
+    decode,
+    parse,
+    read_source,
+    scan_text,
+)
 
 MAX_ROUNDS = 8
 _NEWLINES = re.compile(r"\r\n|\r|\n")

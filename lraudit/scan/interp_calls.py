@@ -11,10 +11,27 @@ from dataclasses import replace
 
 import libcst as cst
 
-from lraudit.scan.literals import (NotALiteral, argument, keyword, literal_value,
-                                   path_text, source_of)
-from lraudit.scan.model import (CALLBACK, CHECKPOINT, CONST, LIST, MANAGER, MODEL, OPTIMIZER,
-                                SCHEDULE, STATUS, TUPLE, UNKNOWN)
+from lraudit.scan.literals import (
+    NotALiteral,
+    argument,
+    keyword,
+    literal_value,
+    path_text,
+    source_of,
+)
+from lraudit.scan.model import (
+    CALLBACK,
+    CHECKPOINT,
+    CONST,
+    LIST,
+    MANAGER,
+    MODEL,
+    OPTIMIZER,
+    SCHEDULE,
+    STATUS,
+    TUPLE,
+    UNKNOWN,
+)
 
 # Path fragments that mark a restore as loading pre-trained weights rather than resuming.
 _FINE_TUNE_HINTS = re.compile(r"pre[-_]?train|imagenet|backbone|teacher|transfer|foundation|base[-_]model",

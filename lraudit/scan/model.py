@@ -85,6 +85,9 @@ class Event:
     # Inside `with pytest.raises(...)` / `with self.assertRaises(...)`: the code is expected to
     # fail, as a test of the very hazard a rule describes; rules do not see such events.
     raises: bool = False
+    # The tests of the `if` bodies the event sits in (source text, innermost last): what a
+    # script's own flags say about it (`if args.resume:`).
+    guards: tuple[str, ...] = ()
 
     def states(self, ids: frozenset[int] | None = None) -> Iterator[Obj]:
         for i in self.targets if ids is None else ids:

@@ -27,9 +27,18 @@ from __future__ import annotations
 
 from typing import Iterable, Union
 
-from lraudit.scan.textscan import (closing_bracket, code_only, enclosing_opener, has_word, is_ident_char,
-                                   preceded_by, previous_char, previous_word, skip_blank,
-                                   word_starts)
+from lraudit.scan.textscan import (
+    closing_bracket,
+    code_only,
+    enclosing_opener,
+    has_word,
+    is_ident_char,
+    preceded_by,
+    previous_char,
+    previous_word,
+    skip_blank,
+    word_starts,
+)
 
 
 class Probe:

@@ -21,6 +21,7 @@ from lraudit.scan.needs import needed
 from lraudit.scan.positions import Positions, parse_python
 from lraudit.scan.project import Pins, resolve_flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
+
 # Reading and decoding live in source.py (no libcst there); re-exported for fix.py and tests.
 from lraudit.scan.source import FileResult, InputError, decode, read_source  # noqa: F401
 from lraudit.scan.suppress import is_suppressed

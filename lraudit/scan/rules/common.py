@@ -6,8 +6,8 @@ from typing import Iterable
 
 import libcst as cst
 
-from lraudit.scan.model import CONST, OPTIMIZER, SCHEDULE, Event, ModuleFacts, Obj
 from lraudit.scan.literals import keyword, literal_value
+from lraudit.scan.model import CONST, OPTIMIZER, SCHEDULE, Event, ModuleFacts, Obj
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules.counters import rebound
 from lraudit.scan.tree import descendants

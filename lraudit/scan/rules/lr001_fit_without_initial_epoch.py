@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.model import ModuleFacts
 from lraudit.scan.literals import argument, has_star_args, literal_value, source_of
+from lraudit.scan.model import ModuleFacts
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, always_zero, describe_restore
+from lraudit.scan.rules.common import (
+    INITIAL_EPOCH_POSITION,
+    always_zero,
+    describe_restore,
+)
+from lraudit.scan.rules.evidence import resume_evidence
 
 
 def check(facts: ModuleFacts) -> Iterator[Hit]:
@@ -28,12 +33,15 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         given = ("passes no `initial_epoch`" if initial is None else "passes `initial_epoch=0`"
                  if literal_value(initial.value) == 0 else
                  f"passes `initial_epoch={source_of(initial.value)}`, which is 0 on every path")
+        evidence = [resume_evidence(facts, r) for r in restores]
+        best = next((i for i, e in enumerate(evidence) if e.proven), 0)
         yield Hit(
             call,
-            f"`{method}()` trains a model resumed by {describe_restore(restores[0])} but {given}: "
+            f"`{method}()` trains a model resumed by {describe_restore(restores[best])} but {given}: "
             "epoch-indexed schedules and callbacks restart at epoch 0 and the run trains all `epochs` "
             "again. Pass `initial_epoch=<epochs already completed>` and keep `epochs` as the final "
-            "epoch index.",
+            "epoch index." + evidence[best].sentence(restores[best]),
+            severity=evidence[best].cap(Severity.ERROR),
         )
 
 

@@ -7,8 +7,8 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.model import ModuleFacts
 from lraudit.scan.literals import argument, has_star_args, source_of
+from lraudit.scan.model import ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import bound_nodes, constant_ints, parameter_default_ids
 from lraudit.scan.rules.counters import rebound

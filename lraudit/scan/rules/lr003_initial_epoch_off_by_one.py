@@ -14,8 +14,14 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
+from lraudit.scan.literals import (
+    argument,
+    has_star_args,
+    keyword,
+    literal_value,
+    source_of,
+)
 from lraudit.scan.model import CONST, Event, ModuleFacts
-from lraudit.scan.literals import argument, has_star_args, keyword, literal_value, source_of
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, RESUME_GUARD, bound_nodes
 

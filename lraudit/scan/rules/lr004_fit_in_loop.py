@@ -14,11 +14,16 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.model import Event, ModuleFacts
 from lraudit.scan.literals import argument, has_star_args
+from lraudit.scan.model import Event, ModuleFacts
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import (INITIAL_EPOCH_POSITION, callback_kinds, constant_ints, initial_epoch_ids,
-                                       parameter_default_ids)
+from lraudit.scan.rules.common import (
+    INITIAL_EPOCH_POSITION,
+    callback_kinds,
+    constant_ints,
+    initial_epoch_ids,
+    parameter_default_ids,
+)
 from lraudit.scan.rules.counters import rebound
 
 

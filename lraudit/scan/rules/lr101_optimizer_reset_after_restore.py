@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.model import OPTIMIZER, Event, ModuleFacts
 from lraudit.scan.literals import has_star_args
+from lraudit.scan.model import OPTIMIZER, Event, ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import describe_restore, has_suffix, is_keras3_file, is_legacy_h5, trained_after
+from lraudit.scan.rules.common import (
+    describe_restore,
+    has_suffix,
+    is_keras3_file,
+    is_legacy_h5,
+    trained_after,
+)
+from lraudit.scan.rules.evidence import resume_evidence
 
 _ADVICE = ("Keep the restored optimizer: pass `optimizer=model.optimizer` (or do not recompile), "
            "and change the rate through the schedule rather than a new optimizer.")
@@ -87,11 +94,14 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
                 what = ("`compile()` with a new optimizer" if event.kind == "compile"
                         else "assigning a new `.optimizer`")
                 what += f" after {describe_restore(resumes[0])} discards the restored optimizer"
+            evidence = [resume_evidence(facts, r) for r in resumes]
+            best = next((i for i, e in enumerate(evidence) if e.proven), 0)
             yield Hit(
                 event.node,
                 f"{what}: its step counter and slot variables start from zero, so the learning-rate "
-                f"schedule restarts (warmup runs again, a decayed rate jumps back up). {_ADVICE}",
-                severity=None if certain else Severity.WARNING,
+                f"schedule restarts (warmup runs again, a decayed rate jumps back up). {_ADVICE}"
+                + evidence[best].sentence(resumes[best]),
+                severity=evidence[best].cap(Severity.ERROR) if certain else Severity.WARNING,
             )
             break
 

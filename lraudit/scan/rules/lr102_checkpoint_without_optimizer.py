@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.model import OPTIMIZER, Event, ModuleFacts
 from lraudit.scan.literals import keyword, literal_value
+from lraudit.scan.model import OPTIMIZER, Event, ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import has_schedule, has_suffix, in_callback, is_legacy_h5, trained_after
+from lraudit.scan.rules.common import (
+    has_schedule,
+    has_suffix,
+    in_callback,
+    is_legacy_h5,
+    trained_after,
+)
 
 _RESTARTS = ("so a resumed run starts with a fresh optimizer: the step counter and slot variables "
              "are zero and the learning-rate schedule restarts")

@@ -8,7 +8,13 @@ from lraudit.findings import Severity
 from lraudit.scan.model import ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import is_keras3_file, is_legacy_h5, is_plain_sgd, trained_after
+from lraudit.scan.rules.common import (
+    is_keras3_file,
+    is_legacy_h5,
+    is_plain_sgd,
+    trained_after,
+)
+from lraudit.scan.rules.evidence import resume_evidence
 
 
 def check(facts: ModuleFacts) -> Iterator[Hit]:
@@ -37,14 +43,15 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
             if trained_after(facts, restore, frozenset({model_id})) is None:
                 continue
             certain = is_keras3_file(path)
+            evidence = resume_evidence(facts, restore)
             yield Hit(
                 restore.node,
                 "`load_weights()` right after `compile()` loads into an optimizer that has no variables "
                 "yet: Keras 3 skips the saved optimizer state with only a warning, the step counter "
                 "stays 0 and the learning-rate schedule restarts. Build the optimizer first "
                 "(`model.optimizer.build(model.trainable_variables)`) or resume with "
-                "`keras.models.load_model()` from a `.keras` file.",
-                severity=None if certain else Severity.WARNING,
+                "`keras.models.load_model()` from a `.keras` file." + evidence.sentence(restore),
+                severity=evidence.cap(Severity.ERROR) if certain else Severity.WARNING,
             )
             break
 

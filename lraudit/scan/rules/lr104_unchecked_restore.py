@@ -13,8 +13,8 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.model import OPTIMIZER, STATUS, Event, ModuleFacts
 from lraudit.scan.literals import source_of
+from lraudit.scan.model import OPTIMIZER, STATUS, Event, ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import RESUME_GUARD
 

@@ -8,6 +8,7 @@ from lraudit.findings import Severity
 from lraudit.scan.model import ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import has_schedule, in_callback, is_constant
+from lraudit.scan.rules.evidence import resume_evidence
 
 
 def _constant_text(facts: ModuleFacts, event) -> str:
@@ -40,8 +41,10 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
                       "recomputes the rate from the schedule at the next step, so the line silently "
                       "has no effect")
         elif restored:
+            restore = next(r for o in opts for r in facts.resumed(o))
             effect = (f"sets the learning rate to the constant {value} after the optimizer was restored, "
-                      "so the resumed run trains at that value instead of the rate the checkpoint held")
+                      "so the resumed run trains at that value instead of the rate the checkpoint held."
+                      + resume_evidence(facts, restore).sentence(restore).rstrip("."))
         else:
             effect = (f"hard-codes the learning rate to {value} in a script that resumes; on a path where "
                       "the optimizer was restored, the run gets this value instead of the rate the "

@@ -12,8 +12,8 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.model import OPTIMIZER, Event, ModuleFacts
 from lraudit.scan.literals import argument
+from lraudit.scan.model import OPTIMIZER, Event, ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import in_callback
 from lraudit.scan.rules.counters import bindings, counter_source, enclosing

@@ -7,10 +7,14 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.model import ModuleFacts
 from lraudit.scan.literals import keyword, source_of
+from lraudit.scan.model import ModuleFacts
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.schedules import is_registered, schedule_classes, used_by_an_optimizer
+from lraudit.scan.rules.schedules import (
+    is_registered,
+    schedule_classes,
+    used_by_an_optimizer,
+)
 
 # Registration other than the decorator: a scope or the global custom-object table.
 _OTHER_REGISTRATION = ("custom_object_scope", "CustomObjectScope", "get_custom_objects")

@@ -10,10 +10,15 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.model import Event, ModuleFacts
 from lraudit.scan.literals import argument
+from lraudit.scan.model import Event, ModuleFacts
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, always_zero, callback_kinds, has_schedule
+from lraudit.scan.rules.common import (
+    INITIAL_EPOCH_POSITION,
+    always_zero,
+    callback_kinds,
+    has_schedule,
+)
 from lraudit.scan.rules.counters import bindings, counters
 
 

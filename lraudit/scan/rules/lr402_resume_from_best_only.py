@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.model import Event, ModuleFacts
 from lraudit.scan.literals import argument, keyword, literal_value, source_of
+from lraudit.scan.model import Event, ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, RESUME_GUARD, always_zero
 

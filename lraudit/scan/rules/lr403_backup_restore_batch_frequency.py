@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.model import CONST, ModuleFacts
 from lraudit.scan.literals import argument, literal_value
+from lraudit.scan.model import CONST, ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import RESUME_GUARD

@@ -13,12 +13,16 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.model import SCHEDULE, ModuleFacts, Obj
 from lraudit.scan.literals import argument, keyword, literal_value
+from lraudit.scan.model import SCHEDULE, ModuleFacts, Obj
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
-from lraudit.scan.rules.migration import (inverse_time_decay_spelling, is_legacy, optimizer_constructions,
-                                          source_of)
+from lraudit.scan.rules.migration import (
+    inverse_time_decay_spelling,
+    is_legacy,
+    optimizer_constructions,
+    source_of,
+)
 
 _EQUIVALENT = ("`learning_rate=InverseTimeDecay(<lr>, decay_steps=1, decay_rate=<decay>)` computes exactly "
                "the same rate on every Keras version and resumes with the optimizer's step counter")

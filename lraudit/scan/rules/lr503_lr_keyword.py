@@ -13,8 +13,8 @@ from typing import Iterator
 import libcst as cst
 
 from lraudit.findings import Severity
-from lraudit.scan.model import ModuleFacts
 from lraudit.scan.literals import keyword, literal_value
+from lraudit.scan.model import ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
 from lraudit.scan.rules.migration import is_legacy, optimizer_constructions
