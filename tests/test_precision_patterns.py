@@ -303,3 +303,29 @@ def test_every_restore_finding_says_why_the_load_is_a_resume() -> None:
                     (name, finding.message)
                 checked += 1
     assert checked >= 15
+
+
+TRAINER = """
+import tensorflow as tf
+
+class Trainer:
+    def __init__(self, args):
+        self.args = args
+        self.ckpt_path = "checkpoints/last.keras"
+        if args.resume:
+            self.model = tf.keras.models.load_model(self.ckpt_path)
+        else:
+            self.model = build_model()
+        self.callbacks = [tf.keras.callbacks.ModelCheckpoint(self.ckpt_path)]
+
+    def train(self):
+        self.model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+        self.model.fit(self.args.data, epochs=self.args.epochs, callbacks=self.callbacks)
+"""
+
+
+def test_a_trainer_class_restores_in_init_and_trains_in_a_method() -> None:
+    """Missed 1. The model restored in `__init__` and trained in another method."""
+    findings = {f.code: f for f in scan_text(TRAINER, "trainer.py", ALL_RULES)}
+    assert {"LR001", "LR101"} <= set(findings)
+    assert "under `if args.resume`" in findings["LR001"].message

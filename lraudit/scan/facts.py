@@ -373,11 +373,17 @@ class _Interpreter(Calls):
                 self.block(fn.body)
             finally:
                 self.frames.pop()
-                objs = self.state.objs
+                objs, attrs = self.state.objs, self.state.attrs
                 self.state = saved
                 # keep what the function created (ids from first_new on), nothing it changed
                 self.state.objs = self.state.objs.update(
                     {k: objs[k] for k in range(first_new, self.next_id + 1) if k in objs})
+                if self_obj is not None:
+                    # what a method stores on `self` is there for the methods analysed after it
+                    # (`self.model = load_model(...)` in `__init__`, `self.model.fit()` in `train`)
+                    for attr in self.attr_owners.get(self_obj, ()):
+                        if (self_obj, attr) in attrs:
+                            self.state.attrs = self.state.attrs.set((self_obj, attr), attrs[(self_obj, attr)])
                 self.outer_envs = []
 
     # -- statements --------------------------------------------------------------------------
