@@ -329,3 +329,16 @@ def test_a_trainer_class_restores_in_init_and_trains_in_a_method() -> None:
     findings = {f.code: f for f in scan_text(TRAINER, "trainer.py", ALL_RULES)}
     assert {"LR001", "LR101"} <= set(findings)
     assert "under `if args.resume`" in findings["LR001"].message
+
+
+@pytest.mark.parametrize("write, reported", [
+    ("model.optimizer.learning_rate.assign(args.lr)", True),
+    ("model.optimizer.learning_rate = FLAGS.learning_rate", True),
+    ("model.optimizer.learning_rate.assign(new_rate)", False),   # computed: not a run constant
+])
+def test_the_runs_initial_rate_written_over_a_restored_optimizer(write: str, reported: bool) -> None:
+    """Missed 8. `lr.assign(args.lr)` after a restore: the run's initial rate replaces the
+    restored one, as a literal would."""
+    source = ("import tensorflow as tf\nmodel = tf.keras.models.load_model('checkpoints/last.keras')\n"
+              f"{write}\nmodel.fit(ds, epochs=10, initial_epoch=args.start)\n")
+    assert ("LR201" in {f.code for f in scan_text(source, "t.py", ALL_RULES)}) is reported

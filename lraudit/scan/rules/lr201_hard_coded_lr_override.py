@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from lraudit.findings import Severity
+from lraudit.scan.literals import source_of
 from lraudit.scan.model import ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import has_schedule, in_callback, is_constant
 from lraudit.scan.rules.evidence import resume_evidence
+
+
+# `args.lr`, `FLAGS.learning_rate`, `config.LR`: a value fixed for the whole run (the command
+# line's or the config's initial rate), as constant as a literal for this rule.
+_RUN_OPTION = re.compile(r"(?:args|opts?|options|flags|FLAGS|config|cfg|hparams|params|hp)\.\w*(?:lr|rate)\w*",
+                         re.IGNORECASE)
 
 
 def _constant_text(facts: ModuleFacts, event) -> str:
@@ -16,11 +24,20 @@ def _constant_text(facts: ModuleFacts, event) -> str:
     return ", ".join(repr(v) for v in values)
 
 
+def _run_option(write) -> str | None:
+    node = write.detail.get("value_node")
+    text = source_of(node) if node is not None else ""
+    return text if _RUN_OPTION.fullmatch(text) else None
+
+
 def check(facts: ModuleFacts) -> Iterator[Hit]:
     resumes = any(facts.is_resume(e) for e in facts.of_kind("restore"))
     for write in facts.of_kind("lr_write"):
+        option = None
         if not is_constant(write, write.detail["value"]):
-            continue
+            option = _run_option(write)
+            if option is None or not any(facts.resumed(o) for o in write.states()):
+                continue  # an option's rate matters only where it replaces a restored one
         if in_callback(facts, write):
             continue  # a callback that sets the rate is a schedule of its own (LR401 territory)
         if write.loop_depth and write.if_depth:
@@ -30,7 +47,7 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         scheduled = any(has_schedule(facts, o, write.objs) for o in opts)
         if not (restored or scheduled or resumes):
             continue  # a script that never resumes: the constant is just its rate (or its schedule)
-        value = _constant_text(facts, write)
+        value = f"`{option}` (the run's initial rate)" if option else _constant_text(facts, write)
         if scheduled and write.detail.get("style") == "attribute":
             effect = (f"sets the learning rate to the constant {value} on an optimizer driven by a "
                       "LearningRateSchedule: Keras 3 and Keras 2.11-2.15 raise TypeError (the rate "
