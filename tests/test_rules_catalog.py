@@ -24,6 +24,7 @@ CATALOG = {
     "LR201": ("hard-coded-lr-override", "warning", False),
     "LR202": ("lr-callback-with-schedule", "error", False),
     "LR203": ("lr-from-loop-counter", "warning", False),
+    "LR204": ("scheduler-overrides-plateau", "warning", False),
     "LR301": ("schedule-missing-get-config", "error", False),
     "LR302": ("schedule-not-registered", "warning", False),
     "LR401": ("callback-state-not-restored", "warning", False),

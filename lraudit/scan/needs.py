@@ -322,6 +322,7 @@ NEEDS: dict[str, Need] = {
     "LR201": all_of(LR_WRITE, OPTIMIZER),
     "LR202": all_of(any_of("LearningRateScheduler", "ReduceLROnPlateau"), TRAIN, SCHEDULE),
     "LR203": all_of(RESTORE, any_of(LR_WRITE, ITERATIONS_WRITE)),
+    "LR204": all_of("LearningRateScheduler", "ReduceLROnPlateau", TRAIN),
     "LR301": all_of("LearningRateSchedule", any_of(SAVE, "ModelCheckpoint")),
     "LR302": all_of("LearningRateSchedule", "load_model"),
     "LR401": all_of(any_of("ReduceLROnPlateau", all_of(LR_WRITE, CALLBACK_BASE)),

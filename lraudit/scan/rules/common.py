@@ -6,7 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from lraudit.scan.literals import keyword, literal_value
+from lraudit.scan.literals import argument, keyword, literal_value
 from lraudit.scan.model import CONST, OPTIMIZER, SCHEDULE, Event, ModuleFacts, Obj
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules.counters import rebound
@@ -229,3 +229,30 @@ def in_callback(facts: ModuleFacts, event: Event) -> bool:
     """The event happens in a method of one of the module's own Keras `Callback` subclasses."""
     bases = facts.class_bases.get(event.scope.split(".")[0], ())
     return any(b.startswith("keras.callbacks.") for b in bases)
+
+
+def scheduler_function(facts: ModuleFacts, node: cst.CSTNode | None) -> cst.Lambda | cst.FunctionDef | None:
+    """The function a `LearningRateScheduler(...)` call is given, when this module shows it: a
+    lambda, or a function defined at module level.  None for anything else (an imported
+    function, `config.lr_fn`): what it does is unknown."""
+    if not isinstance(node, cst.Call):
+        return None
+    arg = argument(node, "schedule", 0)
+    fn = arg.value if arg is not None else None
+    if isinstance(fn, cst.Name):
+        fn = next((s for s in facts.module.body if isinstance(s, cst.FunctionDef) and s.name.value == fn.value),
+                  None)
+    return fn if isinstance(fn, (cst.Lambda, cst.FunctionDef)) else None
+
+
+def uses_name(node: cst.CSTNode, name: str) -> bool:
+    found = False
+
+    class _Visitor(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            nonlocal found
+            if n.value == name:
+                found = True
+
+    node.visit(_Visitor())
+    return found

@@ -17,11 +17,10 @@ from lraudit.findings import Severity
 from lraudit.scan.literals import (
     argument,
     has_star_args,
-    keyword,
     literal_value,
     source_of,
 )
-from lraudit.scan.model import CONST, Event, ModuleFacts
+from lraudit.scan.model import Event, ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, RESUME_GUARD, bound_nodes
 

@@ -23,6 +23,8 @@ from lraudit.scan.rules.common import (
     constant_ints,
     initial_epoch_ids,
     parameter_default_ids,
+    scheduler_function,
+    uses_name,
 )
 from lraudit.scan.rules.counters import rebound
 
@@ -50,19 +52,13 @@ def scheduler_reads_epoch(facts: ModuleFacts, node: cst.CSTNode | None) -> bool 
     decays per call whatever the epoch number, so restarts at 0 do not change it.)  None when
     the module does not show the function (`LearningRateScheduler(config.lr_fn)`, an imported
     function): an unknown function is no evidence either way."""
-    if not isinstance(node, cst.Call):
+    fn = scheduler_function(facts, node)
+    if fn is None:
         return None
-    arg = argument(node, "schedule", 0)
-    fn = arg.value if arg is not None else None
-    if isinstance(fn, cst.Name):
-        fn = next((s for s in facts.module.body if isinstance(s, cst.FunctionDef) and s.name.value == fn.value),
-                  None)
-    if isinstance(fn, (cst.Lambda, cst.FunctionDef)):
-        params = list(fn.params.posonly_params) + list(fn.params.params)
-        if not params:
-            return False
-        return _uses_name(fn.body, params[0].name.value)
-    return None
+    params = list(fn.params.posonly_params) + list(fn.params.params)
+    if not params:
+        return False
+    return uses_name(fn.body, params[0].name.value)
 
 
 def writes_rate_per_epoch(facts: ModuleFacts, class_name: str) -> bool:
@@ -78,22 +74,9 @@ def writes_rate_per_epoch(facts: ModuleFacts, class_name: str) -> bool:
         if len(params) < 2 or f"{class_name}.{stmt.name.value}" not in writers:
             continue
         epoch = params[1].name.value
-        if _uses_name(stmt.body, epoch):
+        if uses_name(stmt.body, epoch):
             return True
     return False
-
-
-def _uses_name(node: cst.CSTNode, name: str) -> bool:
-    found = False
-
-    class _Visitor(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            nonlocal found
-            if n.value == name:
-                found = True
-
-    node.visit(_Visitor())
-    return found
 
 
 def _fresh_each_iteration(facts: ModuleFacts, train: Event) -> bool:
