@@ -342,3 +342,26 @@ def test_the_runs_initial_rate_written_over_a_restored_optimizer(write: str, rep
     source = ("import tensorflow as tf\nmodel = tf.keras.models.load_model('checkpoints/last.keras')\n"
               f"{write}\nmodel.fit(ds, epochs=10, initial_epoch=args.start)\n")
     assert ("LR201" in {f.code for f in scan_text(source, "t.py", ALL_RULES)}) is reported
+
+
+def test_a_restore_in_one_test_does_not_make_another_a_resume() -> None:
+    """13. Function-wide, not module-wide: the restore in one function, the rate write in
+    another that never resumes."""
+    source = """
+import tensorflow as tf
+
+def evaluate():
+    model = tf.keras.models.load_model("checkpoints/last.keras")
+    return model.evaluate(x_test, y_test)
+
+def train():
+    model = build_model()
+    opt = tf.keras.optimizers.Adam(1e-3)
+    model.compile(optimizer=opt, loss="mse")
+    opt.learning_rate = 1e-4
+    model.fit(x, y, epochs=10)
+"""
+    assert "LR201" not in {f.code for f in scan_text(source, "jobs.py", ALL_RULES)}
+    same_function = source.replace("    model = build_model()\n",
+                                   "    model = tf.keras.models.load_model('checkpoints/last.keras')\n")
+    assert "LR201" in {f.code for f in scan_text(same_function, "jobs.py", ALL_RULES)}

@@ -256,3 +256,15 @@ def uses_name(node: cst.CSTNode, name: str) -> bool:
 
     node.visit(_Visitor())
     return found
+
+
+def related_scopes(a: str, b: str) -> bool:
+    """Two events can concern the same run: same function, the module's own code, or methods
+    of one class.  A test module's `test_resume` and `test_rate_override` are not related."""
+    return a == b or "<module>" in (a, b) or a.split(".")[0] == b.split(".")[0]
+
+
+def resumes_near(facts: ModuleFacts, event: Event) -> bool:
+    """Some restore in a scope related to `event`'s continues a previous run."""
+    return any(facts.is_resume(r) and related_scopes(r.scope, event.scope)
+               for r in facts.of_kind("restore"))

@@ -9,13 +9,8 @@ from lraudit.scan.literals import keyword, literal_value
 from lraudit.scan.model import OPTIMIZER, Event, ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import (
-    has_schedule,
-    has_suffix,
-    in_callback,
-    is_legacy_h5,
-    trained_after,
-)
+from lraudit.scan.rules.common import (has_schedule, has_suffix, in_callback, is_legacy_h5, related_scopes,
+                                       trained_after)
 
 _RESTARTS = ("so a resumed run starts with a fresh optimizer: the step counter and slot variables "
              "are zero and the learning-rate schedule restarts")
@@ -101,9 +96,9 @@ def _saves(facts: ModuleFacts) -> Iterator[Hit]:
     # `save_weights()` to a plain `.h5` is a resume checkpoint only in a script that resumes:
     # otherwise it is as likely an export, the best epoch kept for evaluation, or weights for
     # another program.  (A periodic weights-only ModelCheckpoint is the resume checkpoint.)
-    resumes = any(facts.is_resume(r) and trained_after(facts, r, r.targets)
-                  for r in facts.of_kind("restore"))
+    restores = [r for r in facts.of_kind("restore") if facts.is_resume(r) and trained_after(facts, r, r.targets)]
     for save in facts.of_kind("save"):
+        resumes = any(related_scopes(r.scope, save.scope) for r in restores)
         call = save.call
         if call is None:
             continue

@@ -9,9 +9,13 @@ from lraudit.findings import Severity
 from lraudit.scan.literals import source_of
 from lraudit.scan.model import ModuleFacts
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import has_schedule, in_callback, is_constant
+from lraudit.scan.rules.common import (
+    has_schedule,
+    in_callback,
+    is_constant,
+    resumes_near,
+)
 from lraudit.scan.rules.evidence import resume_evidence
-
 
 # `args.lr`, `FLAGS.learning_rate`, `config.LR`: a value fixed for the whole run (the command
 # line's or the config's initial rate), as constant as a literal for this rule.
@@ -31,8 +35,8 @@ def _run_option(write) -> str | None:
 
 
 def check(facts: ModuleFacts) -> Iterator[Hit]:
-    resumes = any(facts.is_resume(e) for e in facts.of_kind("restore"))
     for write in facts.of_kind("lr_write"):
+        resumes = resumes_near(facts, write)
         option = None
         if not is_constant(write, write.detail["value"]):
             option = _run_option(write)
