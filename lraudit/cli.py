@@ -107,6 +107,14 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
         threshold = Severity.parse(fail_on or cfg.fail_on or "warning")
     except ValueError as exc:
         _usage(f"{cfg.source}: [tool.lraudit] fail-on: {exc}")
+    from lraudit.scan.catalog import unknown_selectors
+
+    for option, values in (("--select", _split(select)), ("--ignore", _split(ignore)),
+                           (f"{cfg.source}: [tool.lraudit] select", cfg.select or []),
+                           (f"{cfg.source}: [tool.lraudit] ignore", cfg.ignore)):
+        unknown = unknown_selectors(values)
+        if unknown:
+            _usage(f"{option}: {', '.join(unknown)} matches no rule (see `lraudit rule --all`)")
     options = ScanOptions(paths=paths, select=_split(select) or None, ignore=_split(ignore) or None,
                           target_keras=target_keras, use_prefilter=not no_prefilter,
                           fix=fix, unsafe_fixes=unsafe_fixes, diff=diff, jobs=jobs,
@@ -183,11 +191,19 @@ def rule_command(code: str | None, show_all: bool, fmt: str) -> None:
         return
     rule = BY_CODE.get(code.upper())
     if rule is None:
-        click.echo(f"lraudit: error: unknown rule {code!r} (see `lraudit rule --all`)", err=True)
-        sys.exit(2)
-    page = rule.doc_path.read_text(encoding="utf-8")
+        from lraudit.verify.codes import CODES, rule_page  # noqa: PLC0415
+
+        page = rule_page(code.upper()) if code.upper() in CODES else None
+        if page is None:
+            click.echo(f"lraudit: error: unknown rule {code!r} (see `lraudit rule --all`)", err=True)
+            sys.exit(2)
+        name, severity = CODES[code.upper()]
+        info = {"code": code.upper(), "name": name, "severity": str(severity), "fixable": False}
+    else:
+        page = rule.doc_path.read_text(encoding="utf-8")
+        info = meta(rule)
     if fmt == "json":
-        click.echo(json.dumps({**meta(rule), "doc": page}, indent=2))
+        click.echo(json.dumps({**info, "doc": page}, indent=2))
     else:
         click.echo(page, nl=False)
 

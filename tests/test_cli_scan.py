@@ -187,3 +187,27 @@ def test_cli_import_is_light() -> None:
     import subprocess
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("args", [["--select", "LR999"], ["--select", "LR1,LRX"], ["--ignore", "LR9"]])
+def test_a_selector_that_matches_no_rule_is_a_usage_error(tmp_path: Path, cli, args) -> None:
+    """A typo in --select would turn the gate off without a word."""
+    write(tmp_path, "train.py", BAD)
+    result = cli("scan", str(tmp_path), *args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "matches no rule" in result.stderr
+
+
+def test_a_selector_typo_in_the_config_is_a_usage_error(tmp_path: Path, cli) -> None:
+    write(tmp_path, "pyproject.toml", '[tool.lraudit]\nselect = ["LR0", "LR77"]\n')
+    write(tmp_path, "train.py", BAD)
+    result = cli("scan", str(tmp_path))
+    assert result.exit_code == 2 and "[tool.lraudit] select: LR77 matches no rule" in result.stderr
+
+
+def test_rule_pages_of_verify_codes(cli) -> None:
+    page = cli("rule", "LRV002")
+    assert page.exit_code == 0 and page.stdout.startswith("# LRV002 schedule-restarted")
+    as_json = json.loads(cli("rule", "lrv011", "--format", "json").stdout)
+    assert (as_json["code"], as_json["severity"]) == ("LRV011", "info")
+    assert cli("rule", "LRV099").exit_code == 2

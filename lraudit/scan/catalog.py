@@ -31,6 +31,14 @@ def _matches(code: str, patterns: list[str]) -> bool:
     return any(p == "ALL" or code.startswith(p) for p in patterns)
 
 
+def unknown_selectors(patterns: Iterable[str]) -> list[str]:
+    """The codes or prefixes that match no rule (`LR999`, a typo): selecting them would turn
+    the gate off without a word, so the command line refuses them."""
+    codes = all_codes()
+    return [p for p in (s.strip().upper() for s in patterns) if p and p != "ALL"
+            and not any(c.startswith(p) for c in codes)]
+
+
 def select_codes(select: Iterable[str] | None, ignore: Iterable[str] | None) -> list[str]:
     """Codes and prefixes (`LR1`, `LR101`, `ALL`); ignore wins over select, like ruff."""
     sel = [s.strip().upper() for s in (select or ["ALL"]) if s.strip()]
