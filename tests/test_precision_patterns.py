@@ -365,3 +365,30 @@ def train():
     same_function = source.replace("    model = build_model()\n",
                                    "    model = tf.keras.models.load_model('checkpoints/last.keras')\n")
     assert "LR201" in {f.code for f in scan_text(same_function, "jobs.py", ALL_RULES)}
+
+
+CUSTOM_LOOP = """
+import tensorflow as tf
+model = build_model()
+opt = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.ExponentialDecay(1e-3, 1000, 0.9))
+ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
+manager = tf.train.CheckpointManager(ckpt, "ckpts", max_to_keep=3)
+{restore}
+for x, y in ds:
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x))
+    opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+"""
+
+
+@pytest.mark.parametrize("restore, severity", [
+    ("ckpt.restore(manager.latest_checkpoint)", "warning"),
+    # 12. checked another way, or the no-checkpoint case handled
+    ("status = ckpt.restore(manager.latest_checkpoint)\nstatus.initialize_or_restore()", None),
+    ("ckpt.restore(manager.latest_checkpoint)\nassert opt.iterations.numpy() > 0", None),
+    ("if manager.latest_checkpoint:\n    ckpt.restore(manager.latest_checkpoint)\nelse:\n    print('from scratch')",
+     "info"),
+])
+def test_lr104_when_the_restore_is_checked_another_way(restore: str, severity: str | None) -> None:
+    found = [f for f in scan_text(CUSTOM_LOOP.format(restore=restore), "loop.py", ALL_RULES) if f.code == "LR104"]
+    assert [str(f.severity) for f in found] == ([severity] if severity else [])

@@ -422,7 +422,7 @@ class Calls:
                 return frozenset({self.new(STATUS, node=call, members=frozenset({event.index}))})
             return frozenset({self.new(node=call)})
         if name in ("assert_consumed", "assert_existing_objects_matched", "assert_nontrivial_match",
-                    "expect_partial"):
+                    "expect_partial", "initialize_or_restore"):
             self.args(call)
             self.emit("status_check", call, owners, method=name)
             return owners

@@ -7,6 +7,7 @@ is missing from the file (or from the Checkpoint) keeps its fresh state, and `re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -18,7 +19,10 @@ from lraudit.scan.model import OPTIMIZER, STATUS, Event, ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import RESUME_GUARD
 
-_ASSERTS = ("assert_consumed", "assert_existing_objects_matched", "assert_nontrivial_match")
+_ASSERTS = ("assert_consumed", "assert_existing_objects_matched", "assert_nontrivial_match",
+            "initialize_or_restore")
+# The script checks what came back another way: an assertion on the optimizer's counter.
+_COUNTER_CHECK = re.compile(r"\bassert\w*\b[^\n]*\biterations\b|\biterations\b[^\n]*\bassert", re.IGNORECASE)
 
 
 @dataclass
@@ -99,13 +103,16 @@ def _latest_unguarded(restore: Event) -> bool:
 
 
 def _low_risk(facts: ModuleFacts, restore: Event) -> bool:
-    """The Checkpoint tracks an optimizer, this script writes that same checkpoint, and a
-    missing file cannot slip through: the unchecked status can only hide a checkpoint left by
-    an older version of the script.  Reported as info."""
+    """The Checkpoint tracks an optimizer, and a missing file cannot slip through (the restore
+    runs only when a checkpoint was found, or this script writes that same checkpoint): the
+    unchecked status can only hide a checkpoint left by an older version of the script.
+    Reported as info."""
     if _latest_unguarded(restore):
         return False
     if not any(restore.objs[i].kind == OPTIMIZER for i in restore.targets if i in restore.objs):
         return False
+    if restore.conditional and any("latest" in g or "exist" in g for g in restore.guards):
+        return True  # `if manager.latest_checkpoint:` - the no-checkpoint case is handled
     ckpts = set(restore.detail.get("checkpoint") or ())
     for save in facts.of_kind("save"):
         if save.detail.get("source") != "checkpoint":
@@ -139,6 +146,8 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
                 and e.call.func.attr.value in ("restore", "read")]
     if not restores:
         return
+    if _COUNTER_CHECK.search(facts.source):
+        return  # the script asserts on the optimizer's counter itself
     checks = _checks(facts)
     uses = _uses(facts.module, {id(e.call) for e in restores})
     reported: set[int] = set()
