@@ -392,3 +392,30 @@ for x, y in ds:
 def test_lr104_when_the_restore_is_checked_another_way(restore: str, severity: str | None) -> None:
     found = [f for f in scan_text(CUSTOM_LOOP.format(restore=restore), "loop.py", ALL_RULES) if f.code == "LR104"]
     assert [str(f.severity) for f in found] == ([severity] if severity else [])
+
+
+PLATEAU = """
+import tensorflow as tf
+{cls}
+model = tf.keras.models.load_model("checkpoints/last.keras")
+model.fit(x, y, epochs=50, initial_epoch=start, callbacks=[{cb}])
+"""
+
+KEEPS_STATE = '''
+class ResumablePlateau(tf.keras.callbacks.ReduceLROnPlateau):
+    def __init__(self, state, **kw):
+        super().__init__(**kw)
+        self.state = state
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.best, self.wait = self.state["best"], self.state["wait"]
+'''
+
+
+def test_a_plateau_subclass_that_restores_its_own_state() -> None:
+    """10. LR401 not on a ReduceLROnPlateau subclass that saves and puts back its state."""
+    plain = PLATEAU.format(cls="", cb="tf.keras.callbacks.ReduceLROnPlateau(patience=3)")
+    assert "LR401" in {f.code for f in scan_text(plain, "t.py", ALL_RULES)}
+    own = PLATEAU.format(cls=KEEPS_STATE, cb="ResumablePlateau(state, patience=3)")
+    assert "LR401" not in {f.code for f in scan_text(own, "t.py", ALL_RULES)}

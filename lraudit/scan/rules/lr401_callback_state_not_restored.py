@@ -7,10 +7,11 @@ in `self.<counter>` starts its count again at 0.
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from lraudit.findings import Severity
-from lraudit.scan.literals import argument
+from lraudit.scan.literals import argument, source_of
 from lraudit.scan.model import Event, ModuleFacts
 from lraudit.scan.rules import Hit, Rule
 from lraudit.scan.rules.common import (
@@ -31,6 +32,19 @@ def counting_rate_writer(facts: ModuleFacts, class_name: str) -> str | None:
         return None
     found = sorted(counters(bindings(cls)))
     return found[0] if found else None
+
+
+_PLATEAU_STATE = re.compile(r"self\.(?:best|wait|cooldown_counter)\s*=(?!=)")
+
+
+def _keeps_state(facts: ModuleFacts, class_name: str | None) -> bool:
+    """A subclass of ReduceLROnPlateau of this module's own that puts its state back itself: it
+    overrides `on_train_begin` or assigns `self.best`/`self.wait`/`self.cooldown_counter`."""
+    cls = facts.classes.get(class_name or "")
+    if cls is None:
+        return False
+    text = source_of(cls)
+    return "def on_train_begin" in text or bool(_PLATEAU_STATE.search(text))
 
 
 def _continues(facts: ModuleFacts, train: Event) -> bool:
@@ -75,7 +89,7 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         for i, kind in callback_kinds(facts, train).items():
             cb = train.objs[i]
             node = cb.node or train.node
-            if kind == "keras.callbacks.ReduceLROnPlateau" and not scheduled:
+            if kind == "keras.callbacks.ReduceLROnPlateau" and not scheduled and not _keeps_state(facts, cb.api):
                 yield Hit(
                     node,
                     f"`ReduceLROnPlateau` starts over on {how}: its patience counter, cooldown and best "
