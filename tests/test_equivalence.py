@@ -207,7 +207,7 @@ def test_the_cache_is_keyed_by_the_analysis_code_not_only_the_version(tmp_path: 
 
     root = tmp_path / "p"
     root.mkdir()
-    (root / "train.py").write_text('import keras\nmodel = keras.models.load_model("m.keras")\nmodel.fit(x, epochs=3)\n')
+    (root / "train.py").write_text('import keras\nmodel = keras.models.load_model("ckpt/last.keras")\nmodel.fit(x, epochs=3)\n')
     monkeypatch.chdir(root)
     assert cli("scan", ".").exit_code == 1
     assert len(list((root / ".lraudit_cache").glob("scan-*.json"))) == 1

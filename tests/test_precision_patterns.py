@@ -419,3 +419,18 @@ def test_a_plateau_subclass_that_restores_its_own_state() -> None:
     assert "LR401" in {f.code for f in scan_text(plain, "t.py", ALL_RULES)}
     own = PLATEAU.format(cls=KEEPS_STATE, cb="ResumablePlateau(state, patience=3)")
     assert "LR401" not in {f.code for f in scan_text(own, "t.py", ALL_RULES)}
+
+
+@pytest.mark.parametrize("path, callbacks, severity", [
+    ("model.keras", "[]", "info"),                 # a save/load round trip, nothing reads the epoch
+    ("model.keras", "[keras.callbacks.LearningRateScheduler(lambda e, lr: 0.1 * 0.9 ** e)]", "warning"),
+    ("model.keras", "[keras.callbacks.ModelCheckpoint('w/ep{epoch:02d}.keras')]", "warning"),
+    ("checkpoints/last.keras", "[]", "error"),     # a proven resume: the run trains all epochs again
+    ("checkpoints/last.keras", "[keras.callbacks.LearningRateScheduler(lambda e, lr: 0.1 * 0.9 ** e)]",
+     "error"),
+])
+def test_lr001_needs_an_epoch_consumer_or_a_proven_resume(path: str, callbacks: str, severity: str) -> None:
+    """11. LR001 on a load nothing explains is reported only when something reads the epoch."""
+    source = f"import keras\nmodel = keras.models.load_model({path!r})\nmodel.fit(x, y, epochs=10, callbacks={callbacks})\n"
+    (finding,) = [f for f in scan_text(source, "t.py", ALL_RULES) if f.code == "LR001"]
+    assert str(finding.severity) == severity

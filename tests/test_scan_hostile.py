@@ -18,7 +18,7 @@ from conftest import ROOT
 from lraudit.scan.rules import ALL_RULES
 from lraudit.scan.runner import MAX_EXPRESSION_DEPTH, MAX_PARSE_CHARS, InputError, scan_text
 
-BAD = 'import keras\nmodel = keras.models.load_model("m.keras")\nmodel.fit(x, epochs=3)\n'
+BAD = 'import keras\nmodel = keras.models.load_model("ckpt/last.keras")\nmodel.fit(x, epochs=3)\n'
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -177,7 +177,7 @@ def test_deep_unbracketed_expressions_are_refused_not_crashed(tmp_path: Path) ->
     """libcst's native parser segfaulted (the whole scan died with signal 11) on 5,000-deep
     unary, `not`, `lambda`, `**` and conditional chains, and ran for hours on 100,000-term sums
     and method chains.  Depth 1,000 on one line: libcst survives but needs seconds, refused too."""
-    header = 'import keras\nmodel = keras.models.load_model("m.keras")\n'
+    header = 'import keras\nmodel = keras.models.load_model("ckpt/last.keras")\n'
     for name, chain in CHAINS.items():
         (tmp_path / f"{name}_5000.py").write_text(header + f"y = {chain(5000)}\nmodel.fit(x)\n")
         (tmp_path / f"{name}_1000.py").write_text(header + f"y = {chain(1000)}\nmodel.fit(x)\n")
@@ -226,14 +226,14 @@ NOTEBOOKS = {
     # jupytext "light" format: cells separated by blank lines, markdown as comments
     "light.py": ("# ---\n# jupyter:\n#   jupytext:\n#     text_representation:\n#       format_name: light\n"
                  "# ---\n\n# # Resume training\n\nimport keras\n\n# +\n"
-                 'model = keras.models.load_model("m.keras")\nmodel.fit(x, epochs=3)\n# -\n'),
+                 'model = keras.models.load_model("ckpt/last.keras")\nmodel.fit(x, epochs=3)\n# -\n'),
     # `jupyter nbconvert --to script`: In[] markers, magics turned into get_ipython() calls
     "nbconvert.py": ("#!/usr/bin/env python\n# coding: utf-8\n\n# In[1]:\n\n\n"
                      "get_ipython().run_line_magic('matplotlib', 'inline')\nimport keras\n\n\n# In[2]:\n\n\n"
-                     'model = keras.models.load_model("m.keras")\nmodel.fit(x, epochs=3)\n'),
+                     'model = keras.models.load_model("ckpt/last.keras")\nmodel.fit(x, epochs=3)\n'),
     # jupytext percent format with commented magics and a markdown cell
     "percent.py": ("# %%\n# %matplotlib inline\nimport keras\n# %% [markdown]\n# Resume\n# %%\n"
-                   'model = keras.models.load_model("m.keras")\nmodel.fit(x, epochs=3)\n'),
+                   'model = keras.models.load_model("ckpt/last.keras")\nmodel.fit(x, epochs=3)\n'),
 }
 
 
@@ -303,7 +303,7 @@ def test_huge_number_literals_neither_crash_nor_hang(tmp_path: Path) -> None:
     """The analysis folds literal arithmetic (`epochs=2*5`): a 5,000-digit integer raised
     ValueError out of the scan (a traceback, exit 1); `10**10**10` ran forever and `2**2**40`
     took gigabytes.  Now they are just not literals."""
-    header = 'import keras\nmodel = keras.models.load_model("m.keras")\n'
+    header = 'import keras\nmodel = keras.models.load_model("ckpt/last.keras")\n'
     cases = {"digits.py": "1" * 5000, "tower.py": "10**10**10", "wide.py": "2**2**40",
              "product.py": "*".join(["99999999999"] * 300)}
     for name, literal in cases.items():
@@ -332,7 +332,7 @@ def test_the_scanned_codes_own_warnings_are_not_printed(tmp_path: Path) -> None:
     "invalid escape sequence" on lraudit's stderr (a SyntaxWarning, shown by default, from
     Python 3.12); the script's warnings are its own business."""
     (tmp_path / "train.py").write_text(
-        'import keras, re\nmodel = keras.models.load_model("m.keras")\npattern = re.compile("\\d+")\n'
+        'import keras, re\nmodel = keras.models.load_model("ckpt/last.keras")\npattern = re.compile("\\d+")\n'
         'model.fit(x, epochs=3, initial_epoch=pattern)\n'
         'class S(keras.optimizers.schedules.LearningRateSchedule):\n'
         '    def get_config(self):\n        return {"\\d": 1}\n')

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import run_lraudit
 
-BAD = 'import keras\nmodel = keras.models.load_model("m.keras")\nmodel.fit(x, epochs=3)\n'
+BAD = 'import keras\nmodel = keras.models.load_model("ckpt/last.keras")\nmodel.fit(x, epochs=3)\n'
 
 
 def scan(*args: str, cwd: Path | None = None):
@@ -23,11 +23,11 @@ def scan(*args: str, cwd: Path | None = None):
 
 @pytest.mark.parametrize("name,data", [
     ("crlf.py", BAD.replace("\n", "\r\n").encode()),
-    ("mixed_endings.py", b'import keras\r\nmodel = keras.models.load_model("m.keras")\nmodel.fit(x, epochs=3)\r\n'),
-    ("tabs.py", b'import keras\nif True:\n\tmodel = keras.models.load_model("m.keras")\n\tmodel.fit(x, epochs=3)\n'),
+    ("mixed_endings.py", b'import keras\r\nmodel = keras.models.load_model("ckpt/last.keras")\nmodel.fit(x, epochs=3)\r\n'),
+    ("tabs.py", b'import keras\nif True:\n\tmodel = keras.models.load_model("ckpt/last.keras")\n\tmodel.fit(x, epochs=3)\n'),
     ("bom.py", b"\xef\xbb\xbf" + BAD.encode()),
     ("notebook_export.py", ("# %%\nimport keras\n# %% [markdown]\n# Resume\n# %%\n"
-                            'model = keras.models.load_model("m.keras")\nmodel.fit(x, epochs=3)\n').encode()),
+                            'model = keras.models.load_model("ckpt/last.keras")\nmodel.fit(x, epochs=3)\n').encode()),
     ("spaced name \u00e9\u00e8.py", BAD.encode()),
 ])
 def test_odd_but_valid_files_get_normal_findings(tmp_path: Path, name: str, data: bytes) -> None:

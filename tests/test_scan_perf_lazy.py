@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import FIXTURES, ROOT, run_lraudit
 
-BAD = 'import keras\nmodel = keras.models.load_model("m.keras")\nmodel.fit(x, epochs=3)\n'
+BAD = 'import keras\nmodel = keras.models.load_model("ckpt/last.keras")\nmodel.fit(x, epochs=3)\n'
 PLAIN = "import numpy as np\n\ndef fit(a, b):\n    return np.polyfit(a, b, 1)  # no training state here\n"
 
 

@@ -268,3 +268,70 @@ def resumes_near(facts: ModuleFacts, event: Event) -> bool:
     """Some restore in a scope related to `event`'s continues a previous run."""
     return any(facts.is_resume(r) and related_scopes(r.scope, event.scope)
                for r in facts.of_kind("restore"))
+
+
+def epoch_lr_callbacks(facts: ModuleFacts, train: Event) -> tuple[list[str], list[str]]:
+    """Names of the callbacks on this fit() that set the learning rate from the epoch index:
+    those known to, and `LearningRateScheduler`s whose function this module does not show."""
+    known, unknown = [], []
+    kinds = callback_kinds(facts, train)
+    for i, kind in kinds.items():
+        api = train.objs[i].api or kind
+        if kind == "keras.callbacks.LearningRateScheduler":
+            reads = scheduler_reads_epoch(facts, train.objs[i].node)
+            if reads:
+                known.append(api.rsplit(".", 1)[-1])
+            elif reads is None:
+                unknown.append(api.rsplit(".", 1)[-1])
+        elif api in facts.classes and writes_rate_per_epoch(facts, api):
+            known.append(api)
+    return known, unknown
+
+
+def scheduler_reads_epoch(facts: ModuleFacts, node: cst.CSTNode | None) -> bool | None:
+    """Does the LearningRateScheduler's function use its epoch argument?  (`lambda e, lr: lr * 0.9`
+    decays per call whatever the epoch number, so restarts at 0 do not change it.)  None when
+    the module does not show the function (`LearningRateScheduler(config.lr_fn)`, an imported
+    function): an unknown function is no evidence either way."""
+    fn = scheduler_function(facts, node)
+    if fn is None:
+        return None
+    params = list(fn.params.posonly_params) + list(fn.params.params)
+    if not params:
+        return False
+    return uses_name(fn.body, params[0].name.value)
+
+
+def writes_rate_per_epoch(facts: ModuleFacts, class_name: str) -> bool:
+    """The class has an `on_epoch_begin/end` that uses its epoch argument and writes the rate."""
+    cls = facts.classes.get(class_name)
+    if cls is None or not isinstance(cls.body, cst.IndentedBlock):
+        return False
+    writers = {e.scope for e in facts.of_kind("lr_write") if e.scope.startswith(class_name + ".")}
+    for stmt in cls.body.body:
+        if not isinstance(stmt, cst.FunctionDef) or stmt.name.value not in ("on_epoch_begin", "on_epoch_end"):
+            continue
+        params = list(stmt.params.params)
+        if len(params) < 2 or f"{class_name}.{stmt.name.value}" not in writers:
+            continue
+        epoch = params[1].name.value
+        if uses_name(stmt.body, epoch):
+            return True
+    return False
+
+
+def epoch_consumer(facts: ModuleFacts, train: Event) -> str | None:
+    """What in this fit() reads the epoch index, so that a restart at epoch 0 changes the run:
+    a scheduler or callback that sets the rate per epoch, or epoch-numbered checkpoint files."""
+    known, unknown = epoch_lr_callbacks(facts, train)
+    if known or unknown:
+        return f"`{(known or unknown)[0]}`"
+    for i in train.detail.get("callbacks", ()):
+        o = train.objs.get(i)
+        if o is None or not o.api or not o.api.endswith("ModelCheckpoint"):
+            continue
+        create = next((e for e in facts.of_kind("create") if i in e.targets), None)
+        path = create.detail.get("path") if create is not None else None
+        if path and "{epoch" in path:
+            return "the epoch-numbered `ModelCheckpoint` files"
+    return None

@@ -8,11 +8,7 @@ from lraudit.findings import Severity
 from lraudit.scan.literals import argument, has_star_args, literal_value, source_of
 from lraudit.scan.model import ModuleFacts
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import (
-    INITIAL_EPOCH_POSITION,
-    always_zero,
-    describe_restore,
-)
+from lraudit.scan.rules.common import INITIAL_EPOCH_POSITION, always_zero, describe_restore, epoch_consumer
 from lraudit.scan.rules.evidence import resume_evidence
 
 
@@ -35,13 +31,20 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
                  f"passes `initial_epoch={source_of(initial.value)}`, which is 0 on every path")
         evidence = [resume_evidence(facts, r) for r in restores]
         best = next((i for i, e in enumerate(evidence) if e.proven), 0)
+        consumer = epoch_consumer(facts, train)
+        restart = (f"the epoch count restarts at 0, and {consumer} sees epoch 0 again (an epoch-indexed "
+                   "learning-rate schedule starts over, epoch-numbered checkpoints are overwritten); "
+                   if consumer else "epoch-indexed schedules and callbacks restart at epoch 0 and ")
+        # Neither a proven resume nor anything that reads the epoch (a save/load/fit round trip,
+        # a model reloaded before any training): the restart changes nothing lraudit can see.
+        severity = evidence[best].cap(Severity.ERROR) if consumer or evidence[best].proven else Severity.INFO
         yield Hit(
             call,
             f"`{method}()` trains a model resumed by {describe_restore(restores[best])} but {given}: "
-            "epoch-indexed schedules and callbacks restart at epoch 0 and the run trains all `epochs` "
+            f"{restart}the run trains all `epochs` "
             "again. Pass `initial_epoch=<epochs already completed>` and keep `epochs` as the final "
             "epoch index." + evidence[best].sentence(restores[best]),
-            severity=evidence[best].cap(Severity.ERROR),
+            severity=severity,
         )
 
 
