@@ -434,3 +434,18 @@ def test_lr001_needs_an_epoch_consumer_or_a_proven_resume(path: str, callbacks: 
     source = f"import keras\nmodel = keras.models.load_model({path!r})\nmodel.fit(x, y, epochs=10, callbacks={callbacks})\n"
     (finding,) = [f for f in scan_text(source, "t.py", ALL_RULES) if f.code == "LR001"]
     assert str(finding.severity) == severity
+
+
+def test_lr_keyword_in_the_branch_for_old_tensorflow() -> None:
+    """15. `lr=` in the `else:` of `if hasattr(tf.keras.optimizers, "legacy")` runs only where
+    the `legacy` module does not exist (TF <= 2.10), and there `lr=` is the real argument."""
+    source = """
+import tensorflow as tf
+if hasattr(tf.keras.optimizers, "legacy"):
+    opt = tf.keras.optimizers.legacy.Adam(lr=1e-3)
+else:
+    opt = tf.keras.optimizers.Adam(lr=1e-3)
+"""
+    assert "LR503" not in {f.code for f in scan_text(source, "t.py", ALL_RULES)}
+    ungated = "import tensorflow as tf\nopt = tf.keras.optimizers.Adam(lr=1e-2)\n"
+    assert "LR503" in {f.code for f in scan_text(ungated, "t.py", ALL_RULES)}

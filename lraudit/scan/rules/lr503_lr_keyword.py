@@ -17,7 +17,7 @@ from lraudit.scan.literals import keyword, literal_value
 from lraudit.scan.model import ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import FixSpec, Hit, Rule
-from lraudit.scan.rules.migration import is_legacy, optimizer_constructions
+from lraudit.scan.rules.migration import is_legacy, old_version_nodes, optimizer_constructions
 
 _DEFAULT_RATES = {"SGD": "0.01", "Adadelta": "0.001", "Adagrad": "0.001", "Adam": "0.001", "AdamW": "0.001",
                   "Adamax": "0.001", "Ftrl": "0.001", "Nadam": "0.001", "RMSprop": "0.001", "Lion": "0.001"}
@@ -32,6 +32,8 @@ def check(facts: ModuleFacts) -> Iterator[Hit]:
         arg = keyword(call, "lr")
         if arg is None or is_legacy(obj.api) or keyword(call, "learning_rate") is not None:
             continue
+        if id(call) in old_version_nodes(facts):
+            continue  # the branch for TensorFlow <= 2.10, where `lr=` is the real argument
         name = (obj.api or "optimizer").rsplit(".", 1)[-1]
         default = _DEFAULT_RATES.get(name, "its default")
         if facts.flavour is Flavour.KERAS3:

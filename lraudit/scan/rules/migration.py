@@ -3,13 +3,17 @@ how severe a Keras-3-only problem is for a file, and how the file spells Keras."
 
 from __future__ import annotations
 
+import re
+
 from typing import Iterator
 
 import libcst as cst
 
 from lraudit.findings import Severity
+from lraudit.scan.literals import source_of
 from lraudit.scan.model import OPTIMIZER, ModuleFacts, Obj
 from lraudit.scan.names import Flavour, canonical
+from lraudit.scan.tree import descendants
 
 # Keras optimizers whose constructor takes `learning_rate` (positional 0) and `**kwargs`.
 _NOT_CONSTRUCTORS = {"Optimizer", "LossScaleOptimizer", "TFOptimizer"}
@@ -34,7 +38,36 @@ def optimizer_constructions(facts: ModuleFacts) -> Iterator[tuple[cst.Call, Obj]
 
 
 def is_legacy(api: str | None) -> bool:
-    return bool(api) and ".legacy." in api
+    """The Keras 2 optimizers that still take `lr=`: `optimizers.legacy.*` and `optimizer_v1.*`."""
+    return bool(api) and (".legacy." in api or ".optimizer_v1." in api)
+
+
+# `if hasattr(tf.keras.optimizers, "legacy"):` ... `else:` (no legacy module: TF <= 2.10), and
+# explicit version tests: the branch for old TensorFlow runs where the old APIs are right.
+_VERSION_TEST = re.compile(r"hasattr\([^)]*optimizers[^)]*['\"]legacy['\"]\)|__version__|version\.parse|"
+                           r"\bVERSION\b|LooseVersion|packaging\.version")
+
+
+def old_version_nodes(facts: ModuleFacts) -> set[int]:
+    """ids of the nodes in branches that run only on old TensorFlow/Keras versions: the `else`
+    of a `hasattr(..., "legacy")` test, or either branch of an explicit version comparison
+    (which one is old cannot always be told, so both are treated as gated)."""
+    memo = facts.memo.get("old_version_nodes")
+    if memo is not None:
+        return memo
+    out: set[int] = set()
+    for node in descendants(facts.module):
+        if not isinstance(node, cst.If):
+            continue
+        test = source_of(node.test)
+        if not _VERSION_TEST.search(test):
+            continue
+        branches = [node.orelse] if "hasattr" in test else [node.body, node.orelse]
+        for branch in branches:
+            if branch is not None:
+                out.update(id(n) for n in descendants(branch))
+    facts.memo["old_version_nodes"] = out
+    return out
 
 
 def keras3_severity(facts: ModuleFacts) -> Severity | None:
