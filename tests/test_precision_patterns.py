@@ -449,3 +449,18 @@ else:
     assert "LR503" not in {f.code for f in scan_text(source, "t.py", ALL_RULES)}
     ungated = "import tensorflow as tf\nopt = tf.keras.optimizers.Adam(lr=1e-2)\n"
     assert "LR503" in {f.code for f in scan_text(ungated, "t.py", ALL_RULES)}
+
+
+def test_callback_lists_grown_with_plus_equals_in_branches() -> None:
+    """Missed 6. `callbacks += [...]` (here in a branch) keeps the list and what it adds."""
+    source = """
+import tensorflow as tf
+model = tf.keras.models.load_model("model.keras")
+callbacks = [tf.keras.callbacks.TensorBoard("logs")]
+if use_schedule:
+    callbacks += [tf.keras.callbacks.LearningRateScheduler(lambda e, lr: 0.1 * 0.9 ** e)]
+callbacks.append(tf.keras.callbacks.CSVLogger("log.csv"))
+model.fit(x, y, epochs=10, callbacks=callbacks)
+"""
+    (finding,) = [f for f in scan_text(source, "t.py", ALL_RULES) if f.code == "LR001"]
+    assert str(finding.severity) == "warning" and "LearningRateScheduler" in finding.message

@@ -526,9 +526,16 @@ class _Interpreter(Calls):
             if node.value is not None:
                 self.bind(node.target, self.eval(node.value), node.value)
         elif isinstance(node, cst.AugAssign):
-            self.eval(node.value)
-            self.eval(node.target)
-            if isinstance(node.target, cst.Name):
+            value = self.eval(node.value)
+            target = self.eval(node.target)
+            if isinstance(node.operator, cst.AddAssign) and any(
+                    self.get(i).kind == LIST for i in target | value):
+                # `callbacks += [...]` extends the list in place: the name keeps its list
+                added = self._flatten(value)
+                for i in target:
+                    if self.get(i).kind in (LIST, UNKNOWN):
+                        self.update(frozenset({i}), kind=LIST, members=self.get(i).members | added)
+            elif isinstance(node.target, cst.Name):
                 self.bind(node.target, frozenset({self.new(node=node)}), None)
         elif isinstance(node, cst.Expr):
             self.eval(node.value)
