@@ -328,7 +328,8 @@ def test_a_trainer_class_restores_in_init_and_trains_in_a_method() -> None:
     """Missed 1. The model restored in `__init__` and trained in another method."""
     findings = {f.code: f for f in scan_text(TRAINER, "trainer.py", ALL_RULES)}
     assert {"LR001", "LR101"} <= set(findings)
-    assert "under `if args.resume`" in findings["LR001"].message
+    assert str(findings["LR001"].severity) == "error"   # proven: the ModelCheckpoint's own file
+    assert "reads back what this script's `ModelCheckpoint` writes" in findings["LR001"].message
 
 
 @pytest.mark.parametrize("write, reported", [
@@ -464,3 +465,15 @@ model.fit(x, y, epochs=10, callbacks=callbacks)
 """
     (finding,) = [f for f in scan_text(source, "t.py", ALL_RULES) if f.code == "LR001"]
     assert str(finding.severity) == "warning" and "LearningRateScheduler" in finding.message
+
+
+def test_the_same_path_expression_at_the_save_and_the_load_is_a_resume() -> None:
+    """Missed 7. `ModelCheckpoint(args.ckpt)` and `load_model(args.ckpt)`: the same file."""
+    source = """
+import tensorflow as tf
+model = tf.keras.models.load_model(args.ckpt)
+model.fit(x, y, epochs=10, callbacks=[tf.keras.callbacks.ModelCheckpoint(args.ckpt)])
+"""
+    (finding,) = [f for f in scan_text(source, "t.py", ALL_RULES) if f.code == "LR001"]
+    assert str(finding.severity) == "error"
+    assert "reads back what this script's `ModelCheckpoint` writes" in finding.message

@@ -51,18 +51,39 @@ def _template(path: str) -> str:
     return _FORMAT_FIELD.sub("*", path.replace("\\", "/")).lstrip("./")
 
 
+def _path_source(event: Event) -> str:
+    """The text of the call's path argument (`args.ckpt`, `os.path.join(d, name)`)."""
+    call = event.call
+    arg = argument(call, "filepath", 0) if call is not None else None
+    return " ".join(source_of(arg.value).split()) if arg is not None else ""
+
+
 def _written_paths(facts: ModuleFacts) -> dict[str, str]:
-    """Template of each path this module writes checkpoints to -> what writes it."""
+    """Each path this module writes checkpoints to -> what writes it: the resolved text as a
+    template (`ckpt/ep*.keras`), and the expression itself (`args.ckpt`), so that the same
+    expression at the save and at the load is the same file."""
+    memo = facts.memo.get("written_paths")
+    if memo is not None:
+        return memo
     out: dict[str, str] = {}
     for save in facts.of_kind("save"):
+        writer = f"`{save.detail.get('source', 'save')}()`"
         path = save.detail.get("path")
         if path:
-            out.setdefault(_template(path), f"`{save.detail.get('source', 'save')}()`")
+            out.setdefault(_template(path), writer)
+        if _path_source(save):
+            out.setdefault(_path_source(save), writer)
     for create in facts.of_kind("create"):
-        path = create.detail.get("path")
         api = str(create.detail.get("api", ""))
-        if path and api.endswith(("ModelCheckpoint", "BackupAndRestore")):
-            out.setdefault(_template(path), f"`{api.rsplit('.', 1)[-1]}`")
+        if not api.endswith(("ModelCheckpoint", "BackupAndRestore")):
+            continue
+        writer = f"`{api.rsplit('.', 1)[-1]}`"
+        path = create.detail.get("path")
+        if path:
+            out.setdefault(_template(path), writer)
+        if _path_source(create):
+            out.setdefault(_path_source(create), writer)
+    facts.memo["written_paths"] = out
     return out
 
 
@@ -99,10 +120,10 @@ def _evidence(facts: ModuleFacts, restore: Event) -> Evidence:
     raw = source_of(call.args[0].value) if call is not None and call.args else ""
     if source == "checkpoint" and "latest" in raw:
         return Evidence(True, "it restores the latest checkpoint")
-    if path:
-        writer = _written_paths(facts).get(_template(path))
-        if writer is not None:
-            return Evidence(True, f"it reads back what this script's {writer} writes")
+    written = _written_paths(facts)
+    writer = (written.get(_template(path)) if path else None) or written.get(" ".join(raw.split()))
+    if writer is not None:
+        return Evidence(True, f"it reads back what this script's {writer} writes")
     if restore.conditional:
         return Evidence(True, "it runs only when a saved checkpoint exists")
     for guard in restore.guards:
