@@ -477,3 +477,16 @@ model.fit(x, y, epochs=10, callbacks=[tf.keras.callbacks.ModelCheckpoint(args.ck
     (finding,) = [f for f in scan_text(source, "t.py", ALL_RULES) if f.code == "LR001"]
     assert str(finding.severity) == "error"
     assert "reads back what this script's `ModelCheckpoint` writes" in finding.message
+
+
+def test_an_odd_suffix_is_a_file_not_a_savedmodel_directory() -> None:
+    """4. `load_model(name + ".mod")`: a file with an odd suffix (HDF5 in old Keras), not a
+    SavedModel directory."""
+    source = """
+import os
+from keras.models import load_model
+model = load_model(os.path.join("model", name + "{suffix}"))
+model.fit(x, y, epochs=10, initial_epoch=start)
+"""
+    assert "LR102" not in {f.code for f in scan_text(source.format(suffix=".mod"), "t.py", ALL_RULES)}
+    assert "LR102" in {f.code for f in scan_text(source.format(suffix="_saved"), "t.py", ALL_RULES)}

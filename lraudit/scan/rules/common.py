@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import libcst as cst
@@ -45,6 +46,8 @@ def has_suffix(path: str | None) -> bool:
     if path.lower().endswith(KERAS3_SUFFIXES + WEIGHTS_ONLY_H5):
         return True  # also when only the extension is literal: `name + ".keras"`
     tail = path.replace("\\", "/").rsplit("/", 1)[-1]
+    if re.fullmatch(r"\.[A-Za-z0-9]{1,6}", tail):
+        return True  # only the extension is literal: `name + ".mod"`, `f"{run}.hdf5"`
     return "." in tail.strip(".{}")
 
 
