@@ -490,3 +490,27 @@ model.fit(x, y, epochs=10, initial_epoch=start)
 """
     assert "LR102" not in {f.code for f in scan_text(source.format(suffix=".mod"), "t.py", ALL_RULES)}
     assert "LR102" in {f.code for f in scan_text(source.format(suffix="_saved"), "t.py", ALL_RULES)}
+
+
+def test_a_freeze_under_its_own_flag_does_not_make_a_resume_a_warm_start() -> None:
+    """Missed 3. `if args.freeze_backbone:` after the load; the option says "Resume"."""
+    source = """
+import argparse
+import keras
+parser = argparse.ArgumentParser()
+parser.add_argument("--snapshot", help="Resume training from a snapshot.")
+parser.add_argument("--freeze-backbone", action="store_true")
+args = parser.parse_args()
+model = build()
+model.load_weights(args.snapshot, by_name=True)
+if args.freeze_backbone:
+    for layer in model.layers[:200]:
+        layer.trainable = False
+model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+model.fit(gen, steps_per_epoch=100, initial_epoch=0, epochs=args.epochs)
+"""
+    (finding,) = [f for f in scan_text(source, "train.py", ALL_RULES) if f.code == "LR001"]
+    assert str(finding.severity) == "error" and "Resume training from a snapshot" in finding.message
+    unconditional = source.replace("if args.freeze_backbone:\n    for", "for").replace(
+        "        layer.trainable", "    layer.trainable")
+    assert "LR001" not in {f.code for f in scan_text(unconditional, "train.py", ALL_RULES)}

@@ -604,5 +604,8 @@ def build_facts(module: cst.Module, source: str = "") -> ModuleFacts:
     interp.run()
     return ModuleFacts(module=module, imports=imports, flavour=imports.flavour(), events=interp.events,
                        objs=interp.state.objs, classes=interp.classes, class_bases=interp.class_bases,
-                       last_freeze=max((e.index for e in interp.events if e.kind == "freeze"), default=-1),
-                       source=source, located=interp.located)
+                       # a freeze under its own flag (`if args.freeze_backbone:`) proves nothing
+                       # about the load before it: resumes of such runs freeze too
+                       last_freeze=max((e.index for e in interp.events if e.kind == "freeze" and not e.guards),
+                                       default=-1),
+                       source=source, located=interp.located, option_help=interp.option_help)

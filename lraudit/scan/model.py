@@ -111,6 +111,7 @@ class ModuleFacts:
     classes: dict[str, cst.ClassDef]
     class_bases: dict[str, tuple[str, ...]]  # local class -> canonical base names
     last_freeze: int = -1  # index of the last `x.trainable = False` event (-1: none)
+    option_help: dict[str, str] = field(default_factory=dict)  # `args.<name>` -> its --help text
     source: str = ""
     # id(node) -> (module-level statement index, innermost statement): where positions start
     located: dict[int, tuple[int, cst.CSTNode]] = field(default_factory=dict)

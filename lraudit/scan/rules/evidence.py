@@ -19,6 +19,7 @@ from lraudit.scan.model import MANAGER, Event, ModuleFacts
 _RESUME_WORDS = re.compile(r"resum|continu|restart|latest|last[-_./]|[-_/]last\b|checkpoint|ckpt",
                            re.IGNORECASE)
 _RESUME_SCOPE = re.compile(r"resum|restore|continu|load_checkpoint|load_ckpt", re.IGNORECASE)
+_OPTION = re.compile(r"(?:args|opts?|options|flags|FLAGS|config|cfg|hparams|params)\.(\w+)")
 _FORMAT_FIELD = re.compile(r"\{[^}]*\}|%[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]")
 
 
@@ -126,6 +127,10 @@ def _evidence(facts: ModuleFacts, restore: Event) -> Evidence:
         return Evidence(True, f"it reads back what this script's {writer} writes")
     if restore.conditional:
         return Evidence(True, "it runs only when a saved checkpoint exists")
+    option = _OPTION.fullmatch(raw.strip())
+    help_text = facts.option_help.get(option.group(1), "") if option else ""
+    if _RESUME_WORDS.search(help_text):
+        return Evidence(True, f"its option's help says \"{help_text.strip()}\"")
     for guard in restore.guards:
         if _RESUME_WORDS.search(guard):
             return Evidence(True, f"it runs under `if {guard.strip()}`")
