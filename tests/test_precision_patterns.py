@@ -514,3 +514,19 @@ model.fit(gen, steps_per_epoch=100, initial_epoch=0, epochs=args.epochs)
     unconditional = source.replace("if args.freeze_backbone:\n    for", "for").replace(
         "        layer.trainable", "    layer.trainable")
     assert "LR001" not in {f.code for f in scan_text(unconditional, "train.py", ALL_RULES)}
+
+
+def test_a_value_from_another_module_is_unknown_not_an_alias() -> None:
+    """`initial_epoch = FLAGS.initial_epoch` (FLAGS imported) on the resume path: not 0 on
+    every path (seen in a public script that resumes correctly)."""
+    source = """
+import keras
+from common_flags import FLAGS
+
+initial_epoch = 0
+if FLAGS.restore_model:
+    initial_epoch = FLAGS.initial_epoch
+model = keras.models.load_model("checkpoints/last.keras")
+model.fit(x, epochs=50, initial_epoch=initial_epoch)
+"""
+    assert "LR001" not in {f.code for f in scan_text(source, "cnn.py", ALL_RULES)}

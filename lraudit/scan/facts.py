@@ -247,8 +247,12 @@ class _Interpreter(Calls):
             self.bind_name(target.value, value)
             if not value and isinstance(value_node, (cst.Name, cst.Attribute)):
                 module = self.imports.expand(value_node)  # `keras = tf.keras`: an alias, like an import
-                if module is not None and self.resolve_import(value_node) is not None:
-                    self.imports.aliases[target.value] = module
+                canon = self.resolve_import(value_node)
+                if module is not None and canon is not None:
+                    if canon.split(".")[0] in _LIBRARY_ROOTS:
+                        self.imports.aliases[target.value] = module
+                    else:  # `epoch = FLAGS.initial_epoch`: a value from another module, unknown
+                        self.bind_name(target.value, frozenset({self.new(node=value_node)}))
             text = path_text(value_node, self.str_consts) if value_node is not None else None
             if text is not None:
                 self.str_consts[target.value] = text
@@ -572,6 +576,10 @@ class _Interpreter(Calls):
                     self.standalone(stmt, f"{cname}.{stmt.name.value}", self_obj)
             # nested functions inside functions are reached through their parent's analysis
 
+
+# Namespaces whose names an assignment aliases (`keras = tf.keras`, `K = keras.backend`); a name
+# taken from any other module (`FLAGS.initial_epoch`) is a value lraudit does not know.
+_LIBRARY_ROOTS = frozenset({"keras", "tensorflow", "tf_keras", "tensorflow_addons"})
 
 _ASSERT_RAISES = frozenset({"assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
 
