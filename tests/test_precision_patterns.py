@@ -530,3 +530,38 @@ model = keras.models.load_model("checkpoints/last.keras")
 model.fit(x, epochs=50, initial_epoch=initial_epoch)
 """
     assert "LR001" not in {f.code for f in scan_text(source, "cnn.py", ALL_RULES)}
+
+
+def test_a_flag_set_once_inside_a_function_decides_its_branch() -> None:
+    """8. `restore = 0` hard-disables the resume path (seen in a public cross-validation script)."""
+    source = """
+import os
+import keras
+
+def run_fold(num_fold):
+    restore = 0
+    model = build()
+    if os.path.isfile("cache/fold_%d.h5" % num_fold) and restore:
+        model.load_weights("cache/fold_%d.h5" % num_fold)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    model.fit(x, y, epochs=100, callbacks=[keras.callbacks.LearningRateScheduler(lambda e: 0.1 * 0.9 ** e)])
+
+run_fold(1)
+"""
+    assert "LR001" not in {f.code for f in scan_text(source, "cv.py", ALL_RULES)}
+    assert "LR001" in {f.code for f in scan_text(source.replace("restore = 0", "restore = 1"), "cv.py", ALL_RULES)}
+
+
+def test_an_imported_freeze_helper_under_a_fine_tune_test_is_a_warm_start() -> None:
+    """1. `freeze_all(darknet)` under `if FLAGS.transfer == "fine_tune":` after the load."""
+    source = """
+import tensorflow as tf
+from utils import freeze_all
+model = build()
+model.load_weights(FLAGS.weights)
+if FLAGS.transfer == "fine_tune":
+    freeze_all(model.get_layer("darknet"))
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+model.fit(ds, epochs=10, callbacks=[tf.keras.callbacks.ModelCheckpoint("ckpt/yolo_{epoch}.tf")])
+"""
+    assert "LR001" not in {f.code for f in scan_text(source, "train.py", ALL_RULES)}

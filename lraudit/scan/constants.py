@@ -3,8 +3,8 @@
 Real scripts switch parts of themselves on and off with flags set once at the top
 (`AUGMENT = True`, `RESUME = False`) and test them later (`if not AUGMENT: model.fit(...)`).
 A branch such a flag decides never runs the other way, and a hazard found only there is a false
-finding.  A name counts as a constant only when the module binds it exactly once, at module
-level, to a literal: any other binding anywhere in the text (an assignment in a function, a
+finding.  A name counts as a constant only when the file binds it exactly once, to a literal
+(at module level, or once in a function: `restore = 0`): any other binding anywhere in the text (an assignment in a function, a
 parameter, a loop variable, `global`, `as`, a keyword argument of the same name) disqualifies
 it, so a flag that a command line or a function may change is never treated as fixed.
 """
@@ -12,6 +12,7 @@ it, so a flag that a command line or a function may change is never treated as f
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import libcst as cst
 
@@ -20,29 +21,38 @@ from lraudit.scan.literals import NotALiteral, literal_value
 _SIMPLE = (bool, int, float, str, type(None))
 
 
+_LITERAL_ASSIGNMENT = re.compile(
+    r"""^[ \t]*([A-Za-z_]\w*)[ \t]*=[ \t]*(True|False|None|-?\d+(?:\.\d*)?(?:[eE]-?\d+)?|'[^'\\\n]*'|"[^"\\\n]*")"""
+    r"""[ \t]*(?:#[^\n]*)?$""", re.MULTILINE)
+
+
 def module_constants(module: cst.Module, source: str) -> dict[str, object]:
-    """Names bound once, at module level, to a literal bool/number/string/None."""
-    candidates: dict[str, object] = {}
-    for stmt in module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
+    """Names bound once in the whole file, to a literal bool/number/string/None: a flag at the
+    top of the script, or one set once inside a function (`restore = 0`, hard-disabling a
+    resume path).  Read from the text (a line `NAME = <literal>`), then checked against every
+    other way the text could bind the name, each counted in one pass over the text."""
+    candidates = _LITERAL_ASSIGNMENT.findall(source)
+    if not candidates:
+        return {}
+    assigned = Counter(_ASSIGNED.findall(source))
+    rebound = set(_AUG_OR_WALRUS.findall(source))
+    for line in _BINDING_LINE.findall(source):  # for/def/lambda/global/del/import/as lines
+        rebound.update(_WORD.findall(line))
+    out: dict[str, object] = {}
+    for name, text in candidates:
+        if assigned[name] != 1 or name in rebound:
             continue
-        for small in stmt.body:
-            if (isinstance(small, cst.Assign) and len(small.targets) == 1
-                    and isinstance(small.targets[0].target, cst.Name)):
-                value = literal_value(small.value)
-                if value is not NotALiteral and isinstance(value, _SIMPLE):
-                    candidates[small.targets[0].target.value] = value
-    return {name: value for name, value in candidates.items() if _bound_once(name, source)}
+        value = literal_value(cst.parse_expression(text))
+        if value is not NotALiteral and isinstance(value, _SIMPLE):
+            out[name] = value
+    return out
 
 
-def _bound_once(name: str, source: str) -> bool:
-    n = re.escape(name)
-    assignments = len(re.findall(rf"(?<![.\w]){n}\s*(?::[^=\n]*)?=(?!=)", source))
-    others = re.search(
-        rf"(?<![.\w]){n}\s*(?:[-+*/%&|^@]|//|\*\*|>>|<<)=|(?<![.\w]){n}\s*:="
-        rf"|\bfor\b[^\n]*(?<![.\w]){n}\b[^\n]*\bin\b|\bas\s+{n}\b|\b(?:global|nonlocal)\b[^\n]*\b{n}\b"
-        rf"|\bdef\b[^\n]*\b{n}\b|\blambda\b[^:\n]*\b{n}\b|\bdel\b[^\n]*\b{n}\b", source)
-    return assignments == 1 and others is None
+_ASSIGNED = re.compile(r"(?<![.\w])([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)")
+_AUG_OR_WALRUS = re.compile(r"(?<![.\w])([A-Za-z_]\w*)\s*(?:(?:[-+*/%&|^@]|//|\*\*|>>|<<)=|:=)")
+_BINDING_LINE = re.compile(r"^[ \t]*(?:for|async[ \t]+for|def|async[ \t]+def|global|nonlocal|del|import|from|with)\b[^\n]*"
+                           r"|\blambda\b[^:\n]*|\bas[ \t]+\w+|\bfor\b[^\n]*?\bin\b", re.MULTILINE)
+_WORD = re.compile(r"[A-Za-z_]\w*")
 
 
 def static_truth(test: cst.BaseExpression, constants: dict[str, object]) -> bool | None:

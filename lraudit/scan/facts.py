@@ -27,7 +27,7 @@ import libcst as cst
 from pyrsistent import PMap, pmap
 
 from lraudit.scan.constants import module_constants, static_truth
-from lraudit.scan.interp_calls import Calls
+from lraudit.scan.interp_calls import WARM_START_TEXT, Calls
 from lraudit.scan.literals import literal_value, path_text, source_of
 from lraudit.scan.model import (
     CALLBACK,
@@ -613,7 +613,8 @@ def build_facts(module: cst.Module, source: str = "") -> ModuleFacts:
     return ModuleFacts(module=module, imports=imports, flavour=imports.flavour(), events=interp.events,
                        objs=interp.state.objs, classes=interp.classes, class_bases=interp.class_bases,
                        # a freeze under its own flag (`if args.freeze_backbone:`) proves nothing
-                       # about the load before it: resumes of such runs freeze too
-                       last_freeze=max((e.index for e in interp.events if e.kind == "freeze" and not e.guards),
-                                       default=-1),
+                       # about the load before it: resumes of such runs freeze too; under a test
+                       # that names a warm start (`if FLAGS.transfer == "fine_tune":`) it does
+                       last_freeze=max((e.index for e in interp.events if e.kind == "freeze" and (
+                           not e.guards or any(WARM_START_TEXT.search(g) for g in e.guards))), default=-1),
                        source=source, located=interp.located, option_help=interp.option_help)

@@ -40,8 +40,10 @@ _MODEL_CTORS = ("keras.Model", "keras.Sequential", "keras.models.model_from_json
                 "keras.models.model_from_config", "keras.models.model_from_yaml",
                 "keras.models.clone_model")
 _TRAIN_METHODS = {"fit", "fit_generator", "train_on_batch"}
+# An imported helper that freezes what it is given (`freeze_all`, `freeze_layers`).
+_FREEZE_HELPER = re.compile(r"freeze(?:_|$)|freeze[A-Z]", re.IGNORECASE)
 # Words of a flag test or an option's help text that mark a load as a warm start.
-_WARM_START_TEXT = re.compile(r"pre[-_ ]?train|fine[-_ ]?tun|transfer|imagenet|warm[-_ ]?start|"
+WARM_START_TEXT = re.compile(r"pre[-_ ]?train|fine[-_ ]?tun|transfer|imagenet|warm[-_ ]?start|"
                               r"init(?:ial(?:ise|ize)?)?[-_ ]?(?:weights|from|model)", re.IGNORECASE)
 # `args.weights`, `FLAGS.init_checkpoint`, `config.pretrained`: an option's value.
 _OPTION = re.compile(r"(?:args|opts?|options|flags|FLAGS|config|cfg|hparams|params)\.(\w+)")
@@ -217,6 +219,11 @@ class Calls:
     # -- API calls ---------------------------------------------------------------------------
     def api_call(self, canon: str, call: cst.Call) -> frozenset[int]:
         leaf = canon.rsplit(".", 1)[-1]
+        if _FREEZE_HELPER.match(leaf) and not canon.startswith(("keras.", "tensorflow.")):
+            # `freeze_all(model.get_layer("backbone"))` from the project's utilities: freezing
+            args = self.args(call)
+            self.emit("freeze", call, frozenset().union(*args.values()) if args else frozenset())
+            return frozenset({self.new(node=call)})
         if canon == "keras.models.load_model":
             args = self.args(call)
             compile_arg = keyword(call, "compile")
@@ -345,10 +352,10 @@ class Calls:
         raw = source_of(first) if first is not None else ""
         if _FINE_TUNE_HINTS.search(text or "") or _FINE_TUNE_HINTS.search(raw):
             return True
-        if any(_WARM_START_TEXT.search(guard) for guard in self.guards):
+        if any(WARM_START_TEXT.search(guard) for guard in self.guards):
             return True
         option = _OPTION.fullmatch(raw.strip())
-        return bool(option and _WARM_START_TEXT.search(self.option_help.get(option.group(1), "")))
+        return bool(option and WARM_START_TEXT.search(self.option_help.get(option.group(1), "")))
 
     # -- method calls ------------------------------------------------------------------------
     def method(self, owners: frozenset[int], name: str, call: cst.Call) -> frozenset[int]:

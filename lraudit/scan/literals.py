@@ -154,5 +154,3 @@ def source_of(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
-# --------------------------------------------------------------------------------------------
-# the interpreter

@@ -110,6 +110,3 @@ def inverse_time_decay_spelling(facts: ModuleFacts, optimizer_func: cst.BaseExpr
             return local
     return None
 
-
-def source_of(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
