@@ -31,7 +31,8 @@ model.fit(x_train, y_train, epochs=50)
 WARNING_SCRIPT = """import tensorflow as tf
 
 saver = tf.keras.callbacks.ModelCheckpoint("ckpt/w.{epoch:02d}.h5", save_weights_only=True)
-model.fit(x_train, y_train, epochs=50, callbacks=[saver])
+model.load_weights(tf.train.latest_checkpoint("ckpt"))
+model.fit(x_train, y_train, epochs=50, initial_epoch=done, callbacks=[saver])
 """
 CLEAN_SCRIPT = """import tensorflow as tf
 

@@ -565,3 +565,20 @@ model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
 model.fit(ds, epochs=10, callbacks=[tf.keras.callbacks.ModelCheckpoint("ckpt/yolo_{epoch}.tf")])
 """
     assert "LR001" not in {f.code for f in scan_text(source, "train.py", ALL_RULES)}
+
+
+def test_weights_only_checkpoints_no_resume_reads_are_info() -> None:
+    """5. Per-epoch weights-only `.h5` checkpoints in a script that never resumes from them."""
+    source = """
+import tensorflow as tf
+model = build()
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+model.fit(x, y, epochs=10, callbacks=[tf.keras.callbacks.ModelCheckpoint("w/ep{{epoch:02d}}.h5", save_weights_only=True)])
+{more}
+"""
+    (finding,) = [f for f in scan_text(source.format(more=""), "t.py", ALL_RULES) if f.code == "LR102"]
+    assert str(finding.severity) == "info"
+    resumes = "model.load_weights('w/ep10.h5')\nmodel.fit(x, y, epochs=20, initial_epoch=10)"
+    (finding,) = [f for f in scan_text(source.format(more=resumes), "t.py", ALL_RULES)
+                  if f.code == "LR102" and "ModelCheckpoint" in f.message]
+    assert str(finding.severity) in ("warning", "error")

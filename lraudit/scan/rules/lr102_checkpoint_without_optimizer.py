@@ -136,10 +136,15 @@ def _saves(facts: ModuleFacts) -> Iterator[Hit]:
                    if i in e.objs):
                 continue  # the run resumes from its backup, optimizer included
             opts = [o for e in fits for o in _model_optimizers(facts, e.targets)]
+            # Read back by a resume in this script: the hazard.  Otherwise the files may as well
+            # feed evaluation or another program (a separate resume script would be the hazard).
+            resumed = any(related_scopes(r.scope, create.scope) for r in restores)
             yield Hit(call, "`ModelCheckpoint(save_weights_only=True)` to a plain `.h5` file stores layer "
                             f"weights only, never the optimizer, {_RESTARTS}. Checkpoint to `.keras` "
-                            "(full model) or `.weights.h5` (Keras 3) instead.",
-                      severity=_severity(facts, opts))
+                            "(full model) or `.weights.h5` (Keras 3) instead."
+                            + ("" if resumed else " (Nothing in this script resumes from these files: if "
+                                                  "they only feed evaluation, ignore this.)"),
+                      severity=_severity(facts, opts) if resumed else Severity.INFO)
 
 
 def _separate_optimizer(facts: ModuleFacts, restore: Event) -> int | None:
