@@ -582,3 +582,19 @@ model.fit(x, y, epochs=10, callbacks=[tf.keras.callbacks.ModelCheckpoint("w/ep{{
     (finding,) = [f for f in scan_text(source.format(more=resumes), "t.py", ALL_RULES)
                   if f.code == "LR102" and "ModelCheckpoint" in f.message]
     assert str(finding.severity) in ("warning", "error")
+
+
+def test_an_option_documented_as_a_checkpoint_read_through_a_dict() -> None:
+    """Missed 2. `ap.add_argument("-m", "--model", help="path to model checkpoint to load")` read as
+    `args["model"]` (the common `vars(ap.parse_args())` style): a proven resume."""
+    source = """
+import argparse
+from keras.models import load_model
+ap = argparse.ArgumentParser()
+ap.add_argument("-m", "--model", type=str, help="path to specific model checkpoint to load")
+args = vars(ap.parse_args())
+model = load_model(args["model"])
+model.fit_generator(gen, steps_per_epoch=100, epochs=100)
+"""
+    (finding,) = [f for f in scan_text(source, "train.py", ALL_RULES) if f.code == "LR001"]
+    assert str(finding.severity) == "error" and "model checkpoint to load" in finding.message

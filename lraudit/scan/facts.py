@@ -593,7 +593,7 @@ _KERAS2_ONLY_ARGS = re.compile(
 
 
 _ADD_OPTION = re.compile(
-    r"""(?:add_argument|DEFINE_\w+)\(\s*['"]-*([\w-]+)['"](?:(?!add_argument|DEFINE_).){0,400}?"""
+    r"""(?:add_argument|DEFINE_\w+)\(\s*(?:['"]-\w['"]\s*,\s*)?['"]-*([\w-]+)['"](?:(?!add_argument|DEFINE_).){0,400}?"""
     r"""help\s*=\s*(?:[rubf]*)(['"])(.*?)\2""", re.DOTALL)
 
 

@@ -19,7 +19,8 @@ from lraudit.scan.model import MANAGER, Event, ModuleFacts
 _RESUME_WORDS = re.compile(r"resum|continu|restart|latest|last[-_./]|[-_/]last\b|checkpoint|ckpt",
                            re.IGNORECASE)
 _RESUME_SCOPE = re.compile(r"resum|restore|continu|load_checkpoint|load_ckpt", re.IGNORECASE)
-_OPTION = re.compile(r"(?:args|opts?|options|flags|FLAGS|config|cfg|hparams|params)\.(\w+)")
+_OPTION = re.compile(r"(?:args|opts?|options|flags|FLAGS|config|cfg|hparams|params)"
+                     r"""(?:\.(\w+)|\[['"](\w+)['"]\])""")
 _FORMAT_FIELD = re.compile(r"\{[^}]*\}|%[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]")
 
 
@@ -128,7 +129,7 @@ def _evidence(facts: ModuleFacts, restore: Event) -> Evidence:
     if restore.conditional:
         return Evidence(True, "it runs only when a saved checkpoint exists")
     option = _OPTION.fullmatch(raw.strip())
-    help_text = facts.option_help.get(option.group(1), "") if option else ""
+    help_text = facts.option_help.get(option.group(1) or option.group(2), "") if option else ""
     if _RESUME_WORDS.search(help_text):
         return Evidence(True, f"its option's help says \"{help_text.strip()}\"")
     for guard in restore.guards:

@@ -9,8 +9,15 @@ from lraudit.scan.literals import keyword, literal_value
 from lraudit.scan.model import OPTIMIZER, Event, ModuleFacts
 from lraudit.scan.names import Flavour
 from lraudit.scan.rules import Hit, Rule
-from lraudit.scan.rules.common import (has_schedule, has_suffix, in_callback, is_legacy_h5, related_scopes,
-                                       trained_after)
+from lraudit.scan.rules.common import (
+    has_schedule,
+    has_suffix,
+    in_callback,
+    is_legacy_h5,
+    related_scopes,
+    trained_after,
+)
+from lraudit.scan.rules.evidence import resume_evidence
 
 _RESTARTS = ("so a resumed run starts with a fresh optimizer: the step counter and slot variables "
              "are zero and the learning-rate schedule restarts")
@@ -186,9 +193,13 @@ def _loads(facts: ModuleFacts) -> Iterator[Hit]:
         path = restore.detail.get("path")
         opts = _model_optimizers(facts, restore.targets)
         if restore.detail.get("source") == "load_weights" and is_legacy_h5(path):
+            # weights from a plain `.h5` are as often initial weights as a resume: only a load
+            # the file shows to be a resume gets the rule's severity
+            evidence = resume_evidence(facts, restore)
             yield Hit(call, "Resuming with `load_weights()` from a plain `.h5` file restores layer weights "
-                            f"only, {_RESTARTS}. Resume from a `.keras` model with `load_model()` instead.",
-                      severity=_severity(facts, opts))
+                            f"only, {_RESTARTS}. Resume from a `.keras` model with `load_model()` instead."
+                            + evidence.sentence(restore),
+                      severity=_severity(facts, opts) if evidence.proven else Severity.INFO)
         elif (restore.detail.get("source") == "load_model" and path and path != "<latest>"
               and not has_suffix(path) and "{" not in path and facts.flavour is not Flavour.KERAS3):
             reloaded = any(later.detail.get("source") == "load_weights" and later.targets & restore.targets
