@@ -48,14 +48,19 @@ def read_manifests(pattern: str) -> list[Entry]:
     """
     entries: dict[tuple[str, str], Entry] = {}
     for manifest in sorted(glob.glob(pattern)):
-        for number, line in enumerate(Path(manifest).read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(
+            Path(manifest).read_text(encoding="utf-8").splitlines(), 1
+        ):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
                 entry = Entry(row["repo"], row["path"], row["commit"])
             except (ValueError, KeyError, TypeError) as exc:
-                print(f"{manifest}:{number}: unreadable manifest line ({exc})", file=sys.stderr)
+                print(
+                    f"{manifest}:{number}: unreadable manifest line ({exc})",
+                    file=sys.stderr,
+                )
                 continue
             entries.setdefault((entry.repo, entry.path), entry)
     return list(entries.values())
@@ -68,7 +73,13 @@ def mirror_git_dir(mirror: Path, repo: str) -> Path | None:
     with a ``.git`` inside); accept all of them instead of forcing one.
     """
     base = mirror / repo.replace("/", "+")
-    for candidate in (base, base / "repo", base / "repo" / ".git", base / ".git", Path(f"{base}.git")):
+    for candidate in (
+        base,
+        base / "repo",
+        base / "repo" / ".git",
+        base / ".git",
+        Path(f"{base}.git"),
+    ):
         if (candidate / "objects").is_dir() and (candidate / "HEAD").exists():
             return candidate
     return None
@@ -83,20 +94,30 @@ def from_mirror(git_dir: Path, entry: Entry) -> bytes:
     )
     if result.returncode != 0:
         message = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RuntimeError(message[-1] if message else f"git show exited {result.returncode}")
+        raise RuntimeError(
+            message[-1] if message else f"git show exited {result.returncode}"
+        )
     return result.stdout
 
 
 def from_github(entry: Entry, timeout: float) -> bytes:
     """The file's bytes from raw.githubusercontent.com at the pinned commit."""
-    url = RAW_URL.format(repo=entry.repo, commit=entry.commit, path=urllib.request.quote(entry.path))
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - fixed https host
+    url = RAW_URL.format(
+        repo=entry.repo, commit=entry.commit, path=urllib.request.quote(entry.path)
+    )
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         return response.read()
 
 
-def fetch_one(entry: Entry, dest_root: Path, mirror: Path | None, timeout: float, force: bool) -> str:
+def fetch_one(
+    entry: Entry, dest_root: Path, mirror: Path | None, timeout: float, force: bool
+) -> str:
     """Put one file in place and say what happened, as a short status word."""
     dest = dest_root / entry.local_name
+    # Each repository's folder is marked as a repository root (an empty `.git`), as a clone
+    # would be: lraudit looks for dependency pins up to the repository root, and without the
+    # mark it would walk up into this project and read lraudit's own pins as the script's.
+    (dest_root / entry.repo.replace("/", "+") / ".git").mkdir(parents=True, exist_ok=True)
     if dest.exists() and not force:
         return "present"
     if mirror is not None:
@@ -112,13 +133,29 @@ def fetch_one(entry: Entry, dest_root: Path, mirror: Path | None, timeout: float
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--manifest", default=str(HERE / "manifest*.jsonl"),
-                        help="glob of manifest files (default: manifest*.jsonl next to this script)")
-    parser.add_argument("--mirror", type=Path, help="folder of git mirrors named owner+name")
-    parser.add_argument("--dest", type=Path, default=HERE / "files", help="where the files go (default: files/)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per download")
-    parser.add_argument("--force", action="store_true", help="overwrite files that are already present")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--manifest",
+        default=str(HERE / "manifest*.jsonl"),
+        help="glob of manifest files (default: manifest*.jsonl next to this script)",
+    )
+    parser.add_argument(
+        "--mirror", type=Path, help="folder of git mirrors named owner+name"
+    )
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=HERE / "files",
+        help="where the files go (default: files/)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds per download"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite files that are already present"
+    )
     return parser.parse_args(argv)
 
 
@@ -134,14 +171,23 @@ def main(argv: list[str] | None = None) -> int:
             status = fetch_one(entry, args.dest, args.mirror, args.timeout, args.force)
         except (OSError, RuntimeError, urllib.error.URLError, ValueError) as exc:
             counts["failed"] += 1
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            print(f"{entry.repo}/{entry.path}@{entry.commit[:10]}: cannot fetch: {reason}", file=sys.stderr)
+            reason = (
+                str(exc).strip().splitlines()[0]
+                if str(exc).strip()
+                else type(exc).__name__
+            )
+            print(
+                f"{entry.repo}/{entry.path}@{entry.commit[:10]}: cannot fetch: {reason}",
+                file=sys.stderr,
+            )
             continue
         counts[status] += 1
         if status == "present":
             print(f"{entry.local_name}: already present, kept (use --force to refetch)")
-    print(f"{counts['fetched']} fetched, {counts['present']} already present, {counts['failed']} failed "
-          f"({len(entries)} files in the manifests)")
+    print(
+        f"{counts['fetched']} fetched, {counts['present']} already present, {counts['failed']} failed "
+        f"({len(entries)} files in the manifests)"
+    )
     return 1 if counts["failed"] else 0
 
 
