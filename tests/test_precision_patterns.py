@@ -598,3 +598,18 @@ model.fit_generator(gen, steps_per_epoch=100, epochs=100)
 """
     (finding,) = [f for f in scan_text(source, "train.py", ALL_RULES) if f.code == "LR001"]
     assert str(finding.severity) == "error" and "model checkpoint to load" in finding.message
+
+
+def test_base_net_weights_in_a_try_are_a_warm_start() -> None:
+    """1. `load_weights(C.base_net_weights)` in a try block: pre-trained base network weights."""
+    source = """
+import keras
+model = build()
+try:
+    model.load_weights(C.base_net_weights, by_name=True)
+except Exception:
+    print("could not load pretrained model weights")
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(gen, epochs=10, callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: lr * 0.9)])
+"""
+    assert "LR001" not in {f.code for f in scan_text(source, "train_rpn.py", ALL_RULES)}

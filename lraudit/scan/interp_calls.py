@@ -34,7 +34,7 @@ from lraudit.scan.model import (
 )
 
 # Path fragments that mark a restore as loading pre-trained weights rather than resuming.
-_FINE_TUNE_HINTS = re.compile(r"pre[-_]?train|imagenet|backbone|teacher|transfer|foundation|base[-_]model",
+_FINE_TUNE_HINTS = re.compile(r"pre[-_]?train|imagenet|backbone|teacher|transfer|foundation|base[-_]?(?:model|net)",
                               re.IGNORECASE)
 _MODEL_CTORS = ("keras.Model", "keras.Sequential", "keras.models.model_from_json",
                 "keras.models.model_from_config", "keras.models.model_from_yaml",
