@@ -613,3 +613,30 @@ model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
 model.fit(gen, epochs=10, callbacks=[keras.callbacks.LearningRateScheduler(lambda e, lr: lr * 0.9)])
 """
     assert "LR001" not in {f.code for f in scan_text(source, "train_rpn.py", ALL_RULES)}
+
+
+def test_lr_read_through_a_call() -> None:
+    """`optimizer.lr(steps)` (a schedule read through the `.lr` alias) is a `.lr` read (LR501)."""
+    source = ("import tensorflow as tf\nimport keras\n"
+              "optimizer = tf.keras.optimizers.SGD(learning_rate=schedule)\n"
+              "print('lr={:.1e}'.format(optimizer.lr(steps).numpy()))\n")
+    (finding,) = [f for f in scan_text(source, "t.py", ALL_RULES) if f.code == "LR501"]
+    assert (finding.line, finding.fix is not None) == (4, True)
+
+
+def test_mixed_tab_and_space_indentation_that_python_accepts_is_analysed() -> None:
+    """CPython resolves tabs at 8 columns; libcst's tokenizer rejected such a file outright (a
+    labelled public script: tab-indented blocks with 4-space inner blocks and space-only lines)."""
+    source = ("import keras\n"
+              "def train(a, b):\n"
+              "\tif a:\n"
+              "\t    if b:\n"
+              "                model = keras.models.load_model('checkpoints/last.keras')\n"
+              "\t    else:\n"
+              "                model = build()\n"
+              "\t    model.fit(x, epochs=10)\n"
+              "\telse:\n"
+              "\t    pass\n")
+    compile(source, "t.py", "exec")   # Python itself accepts it
+    (finding,) = [f for f in scan_text(source, "t.py", ALL_RULES) if f.code == "LR001"]
+    assert finding.line == 8 and finding.fix is None

@@ -195,6 +195,10 @@ class Calls:
                 return self.construct_local(name, call)
         if isinstance(call.func, cst.Attribute):
             owners = self.eval(call.func.value)
+            if call.func.attr.value == "lr":  # `optimizer.lr(step)`: the schedule read through `.lr`
+                self.located[id(call.func)] = self.located[id(call.func.attr)] = (self.current_top,
+                                                                                   self.current_stmt)
+                self.note_lr_attribute(call.func, owners)
             return self.method(owners, call.func.attr.value, call)
         self.eval(call.func)
         return frozenset({self.new(node=call, wraps=self._arg_objects(call))})

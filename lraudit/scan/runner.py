@@ -4,6 +4,7 @@ over them, then position and suppress what was found."""
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
@@ -127,12 +128,29 @@ def parse_summarised(text: str, budget_s: float = DEFAULT_BUDGET_S) -> tuple[cst
     try:
         return cst.parse_module(summarised), tree, summarised
     except cst.ParserSyntaxError as exc:
+        # CPython accepted the file (its tree is built above), libcst's tokenizer did not: mixed
+        # tab and space indentation that CPython resolves with 8-column tabs.  Expanded so, the
+        # indentation means the same to both; lines keep their numbers, columns on tab-indented
+        # lines move, so scan_text drops fixes for such a file.
+        expanded = _expand_leading_tabs(summarised)
+        if expanded != summarised and "dent" in str(exc):
+            try:
+                return cst.parse_module(expanded), tree, expanded
+            except cst.ParserSyntaxError:
+                pass
         raise InputError(f"syntax error at line {exc.raw_line}, column {exc.raw_column + 1}: "
                          f"{str(exc.message).splitlines()[0]}") from None
     except cst.CSTValidationError as exc:
         raise InputError(f"syntax error: {exc}") from None
     except (RecursionError, MemoryError):
         raise InputError("too deeply nested to parse") from None
+
+
+_LEADING_WHITESPACE = re.compile(r"^[ \t]+", re.MULTILINE)
+
+
+def _expand_leading_tabs(text: str) -> str:
+    return _LEADING_WHITESPACE.sub(lambda m: m.group(0).expandtabs(8), text)
 
 
 def parse(text: str) -> cst.Module:
@@ -200,7 +218,9 @@ def scan_text(text: str, path: str, rules: Iterable[Rule], *, use_prefilter: boo
             path=path, line=line, column=column, end_line=end_line, end_column=end_column,
             fix=_fix(hit.fix, positions), fingerprint_source=" ".join(source_of(hit.node).split()),
         )
-    if summarised is not text:
+    if len(summarised) != len(normalize_newlines(text)):  # tabs expanded: no column is exact
+        findings = {key: replace(f, fix=None) for key, f in findings.items()}
+    elif summarised is not text:
         _drop_fixes_over_summaries(findings, text, summarised)
     if is_test_code(path):
         for key, finding in findings.items():
