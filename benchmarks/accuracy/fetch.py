@@ -21,6 +21,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
@@ -40,30 +43,26 @@ class Entry:
         return f"{self.repo.replace('/', '+')}/{self.path}"
 
 
-def read_manifests(pattern: str) -> list[Entry]:
-    """All entries of the manifests matching ``pattern``, first occurrence wins.
-
-    A bad line is reported and skipped rather than aborting, so one typo in a
-    manifest does not block rebuilding the rest.
-    """
-    entries: dict[tuple[str, str], Entry] = {}
+def read_rows(pattern: str, build: Callable[[dict], T]) -> list[T]:
+    """`build(row)` for each row of the manifests matching ``pattern``; the first row for a
+    repo/path wins.  A bad line is reported and skipped rather than aborting, so one typo in a
+    manifest does not block the rest.  (score.py reads the manifests through this too.)"""
+    items: dict[tuple[str, str], T] = {}
     for manifest in sorted(glob.glob(pattern)):
-        for number, line in enumerate(
-            Path(manifest).read_text(encoding="utf-8").splitlines(), 1
-        ):
+        for number, line in enumerate(Path(manifest).read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                entry = Entry(row["repo"], row["path"], row["commit"])
+                items.setdefault((row["repo"], row["path"]), build(row))
             except (ValueError, KeyError, TypeError) as exc:
-                print(
-                    f"{manifest}:{number}: unreadable manifest line ({exc})",
-                    file=sys.stderr,
-                )
-                continue
-            entries.setdefault((entry.repo, entry.path), entry)
-    return list(entries.values())
+                print(f"{manifest}:{number}: unreadable manifest line ({exc})", file=sys.stderr)
+    return list(items.values())
+
+
+def read_manifests(pattern: str) -> list[Entry]:
+    """All entries of the manifests matching ``pattern``, first occurrence wins."""
+    return read_rows(pattern, lambda row: Entry(row["repo"], row["path"], row["commit"]))
 
 
 def mirror_git_dir(mirror: Path, repo: str) -> Path | None:

@@ -20,7 +20,6 @@ processes, and each finding is matched against the labels:
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import shutil
 import subprocess
@@ -28,6 +27,8 @@ import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from fetch import read_rows  # the same manifest reader (this folder is on sys.path when run)
 
 HERE = Path(__file__).resolve().parent
 LINE_SLACK = 2
@@ -89,33 +90,14 @@ class FileResult:
 
 def load_scripts(pattern: str, files_root: Path) -> list[Script]:
     """Manifest rows matching ``pattern``; the first row for a repo/path wins."""
-    scripts: dict[tuple[str, str], Script] = {}
-    for manifest in sorted(glob.glob(pattern)):
-        for number, line in enumerate(
-            Path(manifest).read_text(encoding="utf-8").splitlines(), 1
-        ):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                key = (row["repo"], row["path"])
-                scripts.setdefault(
-                    key,
-                    Script(
-                        repo=row["repo"],
-                        path=row["path"],
-                        kind=row.get("kind", "?"),
-                        expected=[to_item(i) for i in row.get("expected", [])],
-                        optional=[to_item(i) for i in row.get("optional", [])],
-                        file=files_root / row["repo"].replace("/", "+") / row["path"],
-                    ),
-                )
-            except (ValueError, KeyError, TypeError) as exc:
-                print(
-                    f"{manifest}:{number}: unreadable manifest line ({exc})",
-                    file=sys.stderr,
-                )
-    return list(scripts.values())
+    return read_rows(pattern, lambda row: Script(
+        repo=row["repo"],
+        path=row["path"],
+        kind=row.get("kind", "?"),
+        expected=[to_item(i) for i in row.get("expected", [])],
+        optional=[to_item(i) for i in row.get("optional", [])],
+        file=files_root / row["repo"].replace("/", "+") / row["path"],
+    ))
 
 
 def to_item(raw: dict) -> Item:

@@ -13,6 +13,7 @@ import libcst as cst
 
 from lraudit.scan.literals import (
     NotALiteral,
+    option_name,
     argument,
     keyword,
     literal_value,
@@ -45,8 +46,6 @@ _FREEZE_HELPER = re.compile(r"freeze(?:_|$)|freeze[A-Z]", re.IGNORECASE)
 # Words of a flag test or an option's help text that mark a load as a warm start.
 WARM_START_TEXT = re.compile(r"pre[-_ ]?train|fine[-_ ]?tun|transfer|imagenet|warm[-_ ]?start|"
                               r"init(?:ial(?:ise|ize)?)?[-_ ]?(?:weights|from|model)", re.IGNORECASE)
-# `args.weights`, `FLAGS.init_checkpoint`, `config.pretrained`: an option's value.
-_OPTION = re.compile(r"(?:args|opts?|options|flags|FLAGS|config|cfg|hparams|params)\.(\w+)")
 # Optimizer classes of libraries built on Keras: constructed, they are optimizers like Keras's
 # own (fresh, with a rate), so restores, recompiles and checkpoints involving them are judged
 # alike.  (TensorFlow Addons, the TF Model Garden, Hugging Face's TF optimizers, Larq.)
@@ -358,8 +357,8 @@ class Calls:
             return True
         if any(WARM_START_TEXT.search(guard) for guard in self.guards):
             return True
-        option = _OPTION.fullmatch(raw.strip())
-        return bool(option and WARM_START_TEXT.search(self.option_help.get(option.group(1), "")))
+        option = option_name(raw)
+        return bool(option and WARM_START_TEXT.search(self.option_help.get(option, "")))
 
     # -- method calls ------------------------------------------------------------------------
     def method(self, owners: frozenset[int], name: str, call: cst.Call) -> frozenset[int]:

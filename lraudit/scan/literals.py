@@ -154,3 +154,12 @@ def source_of(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
+# `args.weights`, `FLAGS.init_checkpoint`, `config.pretrained`, `args["model"]`: an option's value.
+_OPTION = re.compile(r"(?:args|opts?|options|flags|FLAGS|config|cfg|hparams|params)"
+                     r"""(?:\.(\w+)|\[['"](\w+)['"]\])""")
+
+
+def option_name(text: str) -> str | None:
+    """The option an expression's text reads (`args.weights` -> "weights"), or None."""
+    match = _OPTION.fullmatch(text.strip())
+    return (match.group(1) or match.group(2)) if match else None

@@ -13,14 +13,12 @@ import re
 from dataclasses import dataclass
 
 from lraudit.findings import Severity
-from lraudit.scan.literals import argument, literal_value, source_of
+from lraudit.scan.literals import argument, literal_value, option_name, source_of
 from lraudit.scan.model import MANAGER, Event, ModuleFacts
 
 _RESUME_WORDS = re.compile(r"resum|continu|restart|latest|last[-_./]|[-_/]last\b|checkpoint|ckpt",
                            re.IGNORECASE)
 _RESUME_SCOPE = re.compile(r"resum|restore|continu|load_checkpoint|load_ckpt", re.IGNORECASE)
-_OPTION = re.compile(r"(?:args|opts?|options|flags|FLAGS|config|cfg|hparams|params)"
-                     r"""(?:\.(\w+)|\[['"](\w+)['"]\])""")
 _FORMAT_FIELD = re.compile(r"\{[^}]*\}|%[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]")
 
 
@@ -67,24 +65,14 @@ def _written_paths(facts: ModuleFacts) -> dict[str, str]:
     memo = facts.memo.get("written_paths")
     if memo is not None:
         return memo
+    writers = [(save, f"`{save.detail.get('source', 'save')}()`") for save in facts.of_kind("save")]
+    writers += [(create, f"`{str(create.detail['api']).rsplit('.', 1)[-1]}`") for create in facts.of_kind("create")
+                if str(create.detail.get("api", "")).endswith(("ModelCheckpoint", "BackupAndRestore"))]
     out: dict[str, str] = {}
-    for save in facts.of_kind("save"):
-        writer = f"`{save.detail.get('source', 'save')}()`"
-        path = save.detail.get("path")
-        if path:
-            out.setdefault(_template(path), writer)
-        if _path_source(save):
-            out.setdefault(_path_source(save), writer)
-    for create in facts.of_kind("create"):
-        api = str(create.detail.get("api", ""))
-        if not api.endswith(("ModelCheckpoint", "BackupAndRestore")):
-            continue
-        writer = f"`{api.rsplit('.', 1)[-1]}`"
-        path = create.detail.get("path")
-        if path:
-            out.setdefault(_template(path), writer)
-        if _path_source(create):
-            out.setdefault(_path_source(create), writer)
+    for event, writer in writers:
+        for key in (_template(event.detail["path"]) if event.detail.get("path") else "", _path_source(event)):
+            if key:
+                out.setdefault(key, writer)
     facts.memo["written_paths"] = out
     return out
 
@@ -128,8 +116,8 @@ def _evidence(facts: ModuleFacts, restore: Event) -> Evidence:
         return Evidence(True, f"it reads back what this script's {writer} writes")
     if restore.conditional:
         return Evidence(True, "it runs only when a saved checkpoint exists")
-    option = _OPTION.fullmatch(raw.strip())
-    help_text = facts.option_help.get(option.group(1) or option.group(2), "") if option else ""
+    option = option_name(raw)
+    help_text = facts.option_help.get(option, "") if option else ""
     if _RESUME_WORDS.search(help_text):
         return Evidence(True, f"its option's help says \"{help_text.strip()}\"")
     for guard in restore.guards:
